@@ -1,0 +1,126 @@
+// BitLinear, the layer BitNet puts in place of nn.Linear:
+//   float x [tokens x in] -> optional LayerNorm/RMSNorm -> absmax activation quantization (ActBits)
+//   -> exact integer matmul with ternary or binary weights -> rescale (+ bias) -> float [tokens x
+//   out]
+// Weights are quantized (or taken already quantized) and packed once at construction; forward never
+// re-quantizes them. The normalization has no affine parameters (BitNet b1's SubLN form); models
+// with learned norm weights normalize themselves and call forward_quantized.
+#pragma once
+
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "bitlin/kernels/reference.hpp"
+#include "bitlin/pack/binary_b1.hpp"
+#include "bitlin/pack/ternary_i2.hpp"
+#include "bitlin/quant/activation.hpp"
+#include "bitlin/quant/binary.hpp"
+#include "bitlin/quant/norm.hpp"
+#include "bitlin/quant/ternary.hpp"
+
+namespace bitlin {
+
+enum class norm_kind { none, layer_norm, rms_norm };
+
+template <class WeightKind = ternary, int ActBits = 8>
+class bit_linear {
+  static_assert(std::is_same_v<WeightKind, ternary> || std::is_same_v<WeightKind, binary>,
+                "bit_linear: WeightKind is bitlin::ternary or bitlin::binary");
+  static_assert(ActBits >= 2 && ActBits <= 8, "bit_linear: ActBits must be in [2, 8]");
+
+ public:
+  using weight_kind = WeightKind;
+  using format = std::conditional_t<std::is_same_v<WeightKind, ternary>, ternary_i2, binary_b1>;
+  static constexpr int activation_bits = ActBits;
+
+  struct options {
+    norm_kind norm = norm_kind::none;
+    float norm_eps = 1e-5f;
+    scale_groups weight_groups = scale_groups::per_tensor();
+    scale_groups act_groups = scale_groups::per_row();
+    bool absmedian = false;  // ternary only: median|W| instead of mean|W|
+  };
+
+  // Quantize float latent weights [out x in] (absmean / absmedian ternary, or sign binary).
+  static bit_linear from_float(const Eigen::Ref<const matrix_f>& W, const float* bias = nullptr,
+                               options opt = {}) {
+    if constexpr (std::is_same_v<WeightKind, ternary>) {
+      ternary_weights tw = opt.absmedian ? absmedian_ternary(W, opt.weight_groups)
+                                         : absmean_ternary(W, opt.weight_groups);
+      return bit_linear(tw.q, std::move(tw.scales), bias, opt);
+    } else {
+      BITLIN_REQUIRE(!opt.absmedian, value_error,
+                     "bit_linear<binary>: absmedian applies to ternary weights");
+      binary_weights bw = sign_binary(W, opt.weight_groups);
+      return bit_linear(bw.q, std::move(bw.scales), bias, opt);
+    }
+  }
+
+  // Weights already quantized (e.g. loaded from a checkpoint) with their scales.
+  static bit_linear from_quantized(const Eigen::Ref<const matrix_i8>& q, weight_scales scales,
+                                   const float* bias = nullptr, options opt = {}) {
+    return bit_linear(q, std::move(scales), bias, opt);
+  }
+
+  index_t in_features() const { return packed_.cols; }
+  index_t out_features() const { return packed_.rows; }
+  const packed_matrix<format>& packed_weights() const { return packed_; }
+  const weight_scales& scales() const { return scales_; }
+  const std::vector<float>& bias() const { return bias_; }
+  const options& config() const { return opt_; }
+  matrix_i8 weights() const { return unpack_matrix(packed_); }
+
+  // Normalize (if configured) and quantize activations the way forward does.
+  quantized_activations quantize_input(const Eigen::Ref<const matrix_f>& x) const {
+    BITLIN_REQUIRE(x.cols() == in_features(), shape_error, "bit_linear: input has ", x.cols(),
+                   " features, the layer expects ", in_features());
+    if (opt_.norm == norm_kind::none) return absmax_quantize(x, ActBits, opt_.act_groups);
+    matrix_f normed(x.rows(), x.cols());
+    if (opt_.norm == norm_kind::rms_norm)
+      rms_norm(x, nullptr, opt_.norm_eps, normed);
+    else
+      layer_norm(x, nullptr, nullptr, opt_.norm_eps, normed);
+    return absmax_quantize(normed, ActBits, opt_.act_groups);
+  }
+
+  void forward_quantized(const quantized_activations& xq, Eigen::Ref<matrix_f> y) const {
+    BITLIN_REQUIRE(xq.q.cols() == in_features(), shape_error, "bit_linear: quantized input has ",
+                   xq.q.cols(), " features, the layer expects ", in_features());
+    BITLIN_REQUIRE(y.rows() == xq.q.rows() && y.cols() == out_features(), shape_error,
+                   "bit_linear: output is ", y.rows(), " x ", y.cols(), ", expected ", xq.q.rows(),
+                   " x ", out_features());
+    y = reference_bitlinear_matmul(xq, weights(), scales_, bias_.empty() ? nullptr : bias_.data());
+  }
+
+  void forward(const Eigen::Ref<const matrix_f>& x, Eigen::Ref<matrix_f> y) const {
+    forward_quantized(quantize_input(x), y);
+  }
+
+  matrix_f forward(const Eigen::Ref<const matrix_f>& x) const {
+    matrix_f y(x.rows(), out_features());
+    forward(x, y);
+    return y;
+  }
+
+ private:
+  bit_linear(const Eigen::Ref<const matrix_i8>& q, weight_scales scales, const float* bias,
+             options opt)
+      : packed_(pack_matrix<format>(q)), scales_(std::move(scales)), opt_(opt) {
+    scales_.validate(q.rows(), q.cols(), "bit_linear");
+    if (bias) {
+      bias_.assign(bias, bias + q.rows());
+      for (std::size_t i = 0; i < bias_.size(); ++i)
+        BITLIN_REQUIRE(std::isfinite(bias_[i]), value_error, "bit_linear: bias ", i, " is ",
+                       bias_[i]);
+    }
+  }
+
+  packed_matrix<format> packed_;
+  weight_scales scales_;
+  std::vector<float> bias_;
+  options opt_;
+};
+
+}  // namespace bitlin
