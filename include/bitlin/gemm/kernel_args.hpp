@@ -1,0 +1,76 @@
+// The contract between the GEMM driver (gemm/driver.hpp) and the per-ISA kernels (kernels/...).
+//
+// Packed weight layout ("i2 tiles"), shared by every kernel so that weights packed for one path run
+// on any other and unpack() needs no ISA: the rows are cut into groups of 16 (padded), K into
+// blocks of 16 (padded); each (group g, block b) is one 64-byte tile at byte offset
+// (g * k_blocks + b) * 64. Inside a tile, byte 4*r + j holds four 2-bit codes c = t + 1 (0, 1, 2)
+// for row 16*g + r: bits 2s..2s+1 hold k = 16*b + 4*s + j. So one 64-byte load, shifted right by
+// 2*s and masked with 3, gives 16 rows x 4 consecutive k as unsigned bytes: exactly the operand
+// layout of vpdpbusd (512 bits), and its 32- and 16-byte halves/quarters serve 256- and 128-bit
+// registers (8 or 4 rows). Padding rows and the K tail hold code 1 (value 0).
+//
+// Activations reach a kernel copied into a zero-padded [tokens x kp] buffer (kp = 16 * k_blocks),
+// with xsum[t] = sum_k x[t,k]: kernels accumulate sum_k c*x = sum_k t*x + sum_k x and subtract
+// xsum. The copy means a kernel may read whole blocks without ever touching memory past the user's
+// buffer.
+#pragma once
+
+#include <cstdint>
+
+#include "bitlin/core/types.hpp"
+
+namespace bitlin {
+namespace detail {
+
+struct i2_tiles {
+  static constexpr index_t row_block = 16;
+  static constexpr index_t k_block = 16;
+  static constexpr index_t tile_bytes = 64;
+  static constexpr std::uint8_t pad_code = 1;
+};
+
+struct kernel_args {
+  const std::uint8_t* w = nullptr;  // i2 tiles
+  index_t k_blocks = 0;             // tiles per row group
+  index_t n = 0;                    // valid rows (outputs)
+  const std::int8_t* x = nullptr;   // padded activations, row stride ldxp
+  index_t ldxp = 0;
+  const std::int32_t* xsum = nullptr;  // [tokens]
+  // int32 output when y != nullptr ...
+  std::int32_t* y = nullptr;
+  index_t ldy = 0;
+  // ... else float output with the fused epilogue:
+  //   divide:   yf = float(acc) / (act_scale[t] * row_scale[n])
+  //   multiply: yf = float(acc) / act_scale[t] * row_scale[n]
+  //   then yf += bias[n] when bias != nullptr.
+  float* yf = nullptr;
+  index_t ldyf = 0;
+  const float* act_scale = nullptr;  // [tokens]
+  const float* row_scale = nullptr;  // [row groups * 16] (expanded per row, padded)
+  const float* bias = nullptr;       // [row groups * 16] (padded) or nullptr
+  bool multiply = false;
+};
+
+// Computes outputs for row groups [g0, g1) and tokens [t0, t1).
+using kernel_fn = void (*)(const kernel_args&, index_t g0, index_t g1, index_t t0, index_t t1);
+
+// The scalar form of the epilogue, shared by the scalar kernel and the SIMD kernels' tails. Every
+// SIMD kernel performs the same IEEE operations in the same order (convert, multiply, divide,
+// multiply, add), so the only source of difference is FMA contraction of `q * ws + bias` by the
+// compiler, which the SIMD kernels avoid (see each kernel) and which changes a result by at most
+// 1 ulp.
+inline float apply_epilogue(std::int32_t acc, float sx, float ws, const float* bias, index_t n,
+                            bool multiply) {
+  float v = static_cast<float>(acc);
+  if (multiply) {
+    v = v / sx;
+    v = v * ws;
+  } else {
+    v = v / (sx * ws);
+  }
+  if (bias) v = v + bias[n];
+  return v;
+}
+
+}  // namespace detail
+}  // namespace bitlin

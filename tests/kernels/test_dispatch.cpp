@@ -1,0 +1,68 @@
+// ISA names, parsing, detection and the selection rule (BITLIN_ISA > set_active_isa > best).
+#include <bitlin/gemm/ternary_gemm.hpp>
+
+#include <cstdlib>
+#include <string>
+
+#include "catch.hpp"
+
+using namespace bitlin;
+
+TEST_CASE("isa names round trip and unknown names are rejected") {
+  for (isa i : all_isas) CHECK(parse_isa(isa_name(i)) == i);
+  CHECK_THROWS_AS(parse_isa("avx3"), value_error);
+  CHECK_THROWS_AS(parse_isa(""), value_error);
+  CHECK_THROWS_AS(parse_isa("AVX2"), value_error);
+}
+
+TEST_CASE("set_active_isa and BITLIN_ISA select the path") {
+  unsetenv("BITLIN_ISA");
+  reset_active_isa();
+  CHECK(active_isa() == best_isa());
+  for (isa i : supported_isas()) {
+    set_active_isa(i);
+    CHECK(active_isa() == i);
+    CHECK(ternary_gemm_weights(matrix_i8::Zero(2, 2)).target() == i);
+  }
+  for (isa i : all_isas)
+    if (!isa_supported(i)) CHECK_THROWS_AS(set_active_isa(i), value_error);
+  reset_active_isa();
+  setenv("BITLIN_ISA", "scalar", 1);
+  CHECK(active_isa() == isa::scalar);
+  set_active_isa(best_isa());
+  CHECK(active_isa() == isa::scalar);  // the environment wins over the API
+  setenv("BITLIN_ISA", "bogus", 1);
+  CHECK_THROWS_AS(active_isa(), value_error);
+  for (isa i : all_isas)
+    if (!isa_supported(i)) {
+      setenv("BITLIN_ISA", isa_name(i), 1);
+      CHECK_THROWS_AS(active_isa(), value_error);
+    }
+  unsetenv("BITLIN_ISA");
+  reset_active_isa();
+}
+
+TEST_CASE("detection agrees with the compiler's guarantees and the lineage") {
+  const cpu_features& f = host_cpu_features();
+  // Each extension implies the one it builds on.
+  if (f.avx512vnni) CHECK(f.avx512bw);
+  if (f.avx512bw) CHECK(f.avx2);
+  if (f.avx_vnni) CHECK(f.avx2);
+  if (f.avx2) CHECK(f.sse41);
+  if (f.neon_dotprod) CHECK(f.neon);
+  // Whatever the compiler was told the target has, the CPU running the test must have.
+  CHECK(isa_supported(compile_time_isa()));
+#if defined(__x86_64__)
+  CHECK(f.sse41 == static_cast<bool>(__builtin_cpu_supports("sse4.1")));
+  CHECK(f.avx2 == static_cast<bool>(__builtin_cpu_supports("avx2")));
+  CHECK(f.avx512bw == (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")));
+  CHECK(f.avx512vnni == (f.avx512bw && __builtin_cpu_supports("avx512vnni")));
+#endif
+}
+
+TEST_CASE("the expected best ISA is detected (set by CI under emulation)") {
+  // The build sets BITLIN_EXPECT_BEST_ISA when it runs this test on a known (emulated) CPU.
+  const char* expect = std::getenv("BITLIN_EXPECT_BEST_ISA");
+  if (!expect || !*expect) return;
+  CHECK(std::string(isa_name(best_isa())) == expect);
+}

@@ -1,0 +1,262 @@
+// ternary_gemm / ternary_gemm_f32 against the reference oracle on every ISA path this CPU runs:
+// bit-exact int32 results for every tail of N and K, tokens 1..17/32/128, BitNet-2B shapes,
+// padded leading dimensions, adversarial data up to K = 2^20, thread-count independence, the
+// fused epilogue, and the packed-weights round trips.
+#include <bitlin/gemm/ternary_gemm.hpp>
+#include <bitlin/kernels/reference.hpp>
+#include <bitlin/pack/ternary_i2.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "catch.hpp"
+
+using namespace bitlin;
+
+namespace {
+
+bool quick() {
+  const char* q = std::getenv("BITLIN_TEST_QUICK");
+  return q && *q;
+}
+
+matrix_i8 random_trits(index_t n, index_t k, std::mt19937& rng) {
+  std::uniform_int_distribution<int> d(-1, 1);
+  matrix_i8 w(n, k);
+  for (index_t i = 0; i < w.size(); ++i) w.data()[i] = static_cast<std::int8_t>(d(rng));
+  return w;
+}
+
+matrix_i8 random_acts(index_t t, index_t k, std::mt19937& rng) {
+  std::uniform_int_distribution<int> d(-128, 127);
+  matrix_i8 x(t, k);
+  for (index_t i = 0; i < x.size(); ++i) x.data()[i] = static_cast<std::int8_t>(d(rng));
+  return x;
+}
+
+// Runs one case on one path, with ldx/ldy padded by `pad`, and compares with the oracle.
+void check_case(isa path, const matrix_i8& W, const matrix_i8& X, index_t pad = 0,
+                const executor& ex = serial()) {
+  const index_t t = X.rows(), n = W.rows(), k = W.cols();
+  const ternary_gemm_weights pw(W, path);
+  const index_t ldx = k + pad, ldy = n + pad;
+  std::vector<std::int8_t> xbuf(static_cast<std::size_t>(t * ldx), 99);
+  for (index_t i = 0; i < t; ++i) std::memcpy(&xbuf[i * ldx], X.row(i).data(), k);
+  std::vector<std::int32_t> y(static_cast<std::size_t>(t * ldy), -7);
+  ternary_gemm(pw, xbuf.data(), t, ldx, y.data(), ldy, ex);
+  const matrix_i32 ref = reference_gemm(X, W);
+  bool same = true;
+  for (index_t i = 0; i < t && same; ++i) {
+    for (index_t j = 0; j < n; ++j) same = same && y[i * ldy + j] == ref(i, j);
+    for (index_t j = n; j < ldy; ++j) same = same && y[i * ldy + j] == -7;  // padding untouched
+  }
+  INFO("isa " << isa_name(path) << " tokens " << t << " N " << n << " K " << k << " pad " << pad);
+  REQUIRE(same);
+}
+
+}  // namespace
+
+TEST_CASE("supported_isas lists scalar first and each path once") {
+  const auto s = supported_isas();
+  REQUIRE(!s.empty());
+  CHECK(s.front() == isa::scalar);
+  CHECK(s.back() == best_isa());
+  for (isa i : s) CHECK(parse_isa(isa_name(i)) == i);
+}
+
+TEST_CASE("every N tail and every K tail, every path") {
+  std::mt19937 rng(1);
+  const index_t top = quick() ? 70 : 300;
+  for (isa path : supported_isas()) {
+    for (index_t k : {1, 16, 67}) {
+      const matrix_i8 X = random_acts(3, k, rng);
+      for (index_t n = 1; n <= top; ++n) check_case(path, random_trits(n, k, rng), X);
+    }
+    for (index_t n : {1, 19, 64}) {
+      for (index_t k = 1; k <= top; ++k)
+        check_case(path, random_trits(n, k, rng), random_acts(2, k, rng));
+    }
+    std::uniform_int_distribution<index_t> d(1, top);
+    for (int r = 0; r < (quick() ? 10 : 60); ++r) {
+      const index_t n = d(rng), k = d(rng);
+      check_case(path, random_trits(n, k, rng), random_acts(1 + r % 7, k, rng), r % 3 == 0 ? 5 : 0);
+    }
+  }
+}
+
+TEST_CASE("token counts 1..17, 32 and 128, every path") {
+  std::mt19937 rng(2);
+  for (isa path : supported_isas()) {
+    const matrix_i8 W = random_trits(83, 150, rng);
+    for (index_t t = 1; t <= 17; ++t) check_case(path, W, random_acts(t, 150, rng), t % 2 ? 0 : 3);
+    check_case(path, W, random_acts(32, 150, rng));
+    check_case(path, random_trits(70, 200, rng), random_acts(128, 200, rng), 1);
+  }
+}
+
+TEST_CASE("BitNet-2B shapes, every path") {
+  std::mt19937 rng(3);
+  struct shape {
+    index_t n, k;
+  };
+  const shape shapes[] = {{2560, 2560}, {6912, 2560}, {2560, 6912}};
+  for (isa path : supported_isas()) {
+    for (const shape& s : shapes) {
+      if (quick() && s.n * s.k > 2560 * 2560) continue;
+      check_case(path, random_trits(s.n, s.k, rng),
+                 random_acts(path == isa::scalar ? 1 : 3, s.k, rng));
+    }
+  }
+}
+
+TEST_CASE("adversarial inputs up to K = 2^20 do not overflow, every path") {
+  const index_t big = index_t{1} << 20;
+  for (isa path : supported_isas()) {
+    for (index_t k : {index_t{255}, index_t{4097}, big - 3, big}) {
+      matrix_i8 W(3, k), X(4, k);
+      for (index_t j = 0; j < k; ++j) {
+        W(0, j) = -1;
+        W(1, j) = 1;
+        W(2, j) = static_cast<std::int8_t>(j % 2 ? 1 : -1);
+        X(0, j) = -128;
+        X(1, j) = 127;
+        X(2, j) = static_cast<std::int8_t>(j % 2 ? 127 : -128);
+        X(3, j) = static_cast<std::int8_t>(j % 2 ? -128 : 127);
+      }
+      check_case(path, W, X);
+      if (k == big) {
+        const ternary_gemm_weights pw(W, path);
+        std::vector<std::int32_t> y(12);
+        ternary_gemm(pw, X.data(), 4, k, y.data(), 3);
+        CHECK(y[0] == 128 * big);           // all -128 x all -1
+        CHECK(y[3 * 1 + 1] == 127 * big);   // all +127 x all +1
+        CHECK(y[0 * 3 + 1] == -128 * big);  // all -128 x all +1: accumulator extreme 2 * -128 * K
+      }
+    }
+  }
+}
+
+TEST_CASE("results do not depend on the executor or thread count") {
+  std::mt19937 rng(4);
+  const matrix_i8 W = random_trits(700, 333, rng);
+  const matrix_i8 X = random_acts(37, 333, rng);
+  const matrix_i32 ref = reference_gemm(X, W);
+  for (isa path : supported_isas()) {
+    const ternary_gemm_weights pw(W, path);
+    for (int th : {1, 2, 3, 7}) {
+      thread_pool pool(th);
+      for (index_t t : {index_t{1}, index_t{37}}) {
+        matrix_i32 y(t, 700);
+        ternary_gemm(pw, X.data(), t, 333, y.data(), 700, pool);
+        INFO("isa " << isa_name(path) << " threads " << th << " tokens " << t);
+        REQUIRE(y == ref.topRows(t));
+      }
+    }
+#if defined(_OPENMP)
+    openmp_executor omp(3);
+    matrix_i32 y(37, 700);
+    ternary_gemm(pw, X.data(), 37, 333, y.data(), 700, omp);
+    REQUIRE(y == ref);
+#endif
+  }
+}
+
+TEST_CASE("fused epilogue matches the scalar epilogue on every path") {
+  // The kernels perform the reference's IEEE operations in the same order (int32 -> float, then
+  // Y / (sx * ws) or Y / sx * ws, then + bias), so results are bit-identical. Only where the test
+  // itself is compiled with FMA enabled (e.g. -march=native) may the compiler fuse the multiply
+  // convention's "q * ws + bias" in the scalar check below, which changes it by at most 1 ulp.
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> us(0.01f, 3.0f), ub(-2.0f, 2.0f);
+  const index_t t = 9, n = 77, k = 130;
+  const matrix_i8 W = random_trits(n, k, rng);
+  const matrix_i8 X = random_acts(t, k, rng);
+  const matrix_i32 Y = reference_gemm(X, W);
+  std::vector<float> sx(t), bias(n), ws(n);
+  for (auto& v : sx) v = us(rng);
+  for (auto& v : ws) v = us(rng);
+  for (auto& v : bias) v = ub(rng);
+  for (isa path : supported_isas()) {
+    const ternary_gemm_weights pw(W, path);
+    for (index_t rpg : {index_t{0}, index_t{1}, index_t{5}}) {
+      for (auto conv : {scale_convention::divide, scale_convention::multiply}) {
+        for (bool with_bias : {false, true}) {
+          gemm_epilogue ep;
+          ep.act_scale = sx.data();
+          ep.weight_scale = ws.data();
+          ep.rows_per_scale_group = rpg;
+          ep.convention = conv;
+          ep.bias = with_bias ? bias.data() : nullptr;
+          matrix_f y(t, n);
+          ternary_gemm_f32(pw, X.data(), t, k, ep, y.data(), n);
+          int worst_ulps = 0;
+          for (index_t i = 0; i < t; ++i)
+            for (index_t j = 0; j < n; ++j) {
+              const float w = ws[static_cast<std::size_t>(rpg == 0 ? 0 : j / rpg)];
+              const float a = static_cast<float>(Y(i, j));
+              float e = conv == scale_convention::divide ? a / (sx[i] * w) : a / sx[i] * w;
+              if (with_bias) e += bias[j];
+              std::int32_t bi, be;
+              std::memcpy(&bi, &y(i, j), 4);
+              std::memcpy(&be, &e, 4);
+              worst_ulps = std::max(worst_ulps, std::abs(bi - be));
+            }
+          INFO("isa " << isa_name(path) << " rows/group " << rpg << " multiply "
+                      << (conv == scale_convention::multiply) << " bias " << with_bias);
+#if defined(__FMA__)
+          REQUIRE(worst_ulps <= 1);
+#else
+          REQUIRE(worst_ulps == 0);
+#endif
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("packed weights round trip and convert to and from ternary_i2") {
+  std::mt19937 rng(6);
+  for (index_t n : {1, 15, 17, 40}) {
+    for (index_t k : {1, 3, 16, 45}) {
+      const matrix_i8 W = random_trits(n, k, rng);
+      const ternary_gemm_weights pw(W, isa::scalar);
+      CHECK(pw.rows() == n);
+      CHECK(pw.cols() == k);
+      CHECK(pw.unpack() == W);
+      const auto i2 = to_ternary_i2(pw);
+      CHECK(unpack_matrix(i2) == W);
+      const auto back = to_gemm_weights(i2, isa::scalar);
+      CHECK(back.unpack() == W);
+      CHECK(back.bytes() == pw.bytes());
+      CHECK(std::memcmp(back.data(), pw.data(), pw.bytes()) == 0);
+    }
+  }
+}
+
+TEST_CASE("bad arguments are reported") {
+  matrix_i8 W = matrix_i8::Zero(4, 8);
+  W(1, 2) = 2;
+  CHECK_THROWS_AS(ternary_gemm_weights(W, isa::scalar), value_error);
+  W(1, 2) = 1;
+  const ternary_gemm_weights pw(W, isa::scalar);
+  std::vector<std::int8_t> x(16);
+  std::vector<std::int32_t> y(16);
+  CHECK_THROWS_AS(ternary_gemm(pw, x.data(), 2, 7, y.data(), 4), shape_error);
+  CHECK_THROWS_AS(ternary_gemm(pw, x.data(), 2, 8, y.data(), 3), shape_error);
+  CHECK_THROWS_AS(ternary_gemm(pw, x.data(), -1, 8, y.data(), 4), shape_error);
+  CHECK_THROWS_AS(ternary_gemm(pw, nullptr, 2, 8, y.data(), 4), value_error);
+  gemm_epilogue ep;
+  std::vector<float> yf(16);
+  CHECK_THROWS_AS(ternary_gemm_f32(pw, x.data(), 2, 8, ep, yf.data(), 4), value_error);
+  CHECK_THROWS_AS(thread_pool(0), value_error);
+  // Zero tokens and K = 0 are valid.
+  ternary_gemm(pw, x.data(), 0, 8, y.data(), 4);
+  const ternary_gemm_weights empty_k(matrix_i8(3, 0), isa::scalar);
+  std::vector<std::int32_t> z(6, 5);
+  ternary_gemm(empty_k, x.data(), 2, 0, z.data(), 3);
+  CHECK(z == std::vector<std::int32_t>(6, 0));
+}
