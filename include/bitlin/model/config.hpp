@@ -1,0 +1,222 @@
+// The BitNet b1.58 model configuration, read from a Hugging Face `config.json`. Parsing and
+// validation live here, apart from the model, so that every unsupported setting (an activation we
+// do not implement, a RoPE scaling type, inconsistent head counts) is refused once, up front, with
+// an error that names the JSON field, instead of producing silently wrong logits later.
+#pragma once
+
+#include <cmath>
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "bitlin/core/error.hpp"
+#include "bitlin/core/types.hpp"
+#include "bitlin/quant/scales.hpp"
+
+namespace bitlin::model {
+
+struct bitnet_config {
+  index_t vocab_size = 0;
+  index_t hidden_size = 0;
+  index_t intermediate_size = 0;
+  index_t num_hidden_layers = 0;
+  index_t num_attention_heads = 0;
+  index_t num_key_value_heads = 0;
+  index_t head_dim = 0;  // hidden_size / num_attention_heads unless the config says otherwise
+  index_t max_position_embeddings = 0;
+  float rms_norm_eps = 1e-5f;
+  double rope_theta = 500000.0;  // BitNetConfig's default when the file names none
+  bool tie_word_embeddings = true;
+  std::string hidden_act = "relu2";
+  // From quantization_config.linear_class: "bitlinear" divides by weight_scale, "autobitlinear"
+  // multiplies. A config without quantization_config describes float master weights; they are
+  // quantized at load with the divide convention (scale = 1/mean|W|).
+  std::string linear_class = "bitlinear";
+  bool has_quantization_config = false;
+  // The document this was parsed from, kept so a converter can write it back with only the
+  // quantization fields changed.
+  nlohmann::json raw = nlohmann::json::object();
+
+  scale_convention convention() const {
+    return linear_class == "autobitlinear" ? scale_convention::multiply : scale_convention::divide;
+  }
+  index_t q_size() const { return num_attention_heads * head_dim; }
+  index_t kv_size() const { return num_key_value_heads * head_dim; }
+
+  // Throws value_error naming the field when the combination is not one this model implements.
+  void validate() const {
+    auto positive = [](index_t v, const char* field) {
+      BITLIN_REQUIRE(v > 0, value_error, "config.json: field \"", field,
+                     "\" must be a positive integer, got ", v);
+    };
+    positive(vocab_size, "vocab_size");
+    positive(hidden_size, "hidden_size");
+    positive(intermediate_size, "intermediate_size");
+    positive(num_hidden_layers, "num_hidden_layers");
+    positive(num_attention_heads, "num_attention_heads");
+    positive(num_key_value_heads, "num_key_value_heads");
+    positive(head_dim, "head_dim");
+    BITLIN_REQUIRE(num_attention_heads % num_key_value_heads == 0, value_error,
+                   "config.json: field \"num_attention_heads\" (", num_attention_heads,
+                   ") must be a multiple of \"num_key_value_heads\" (", num_key_value_heads, ")");
+    BITLIN_REQUIRE(head_dim % 2 == 0, value_error,
+                   "config.json: field \"head_dim\" must be even for ", "rotary embeddings, got ",
+                   head_dim);
+    BITLIN_REQUIRE(hidden_act == "relu2", value_error, "config.json: field \"hidden_act\" is \"",
+                   hidden_act, "\"; only \"relu2\" (BitNet's squared ReLU) is supported");
+    BITLIN_REQUIRE(std::isfinite(rms_norm_eps) && rms_norm_eps >= 0.0f, value_error,
+                   "config.json: field \"rms_norm_eps\" must be a finite non-negative number");
+    BITLIN_REQUIRE(std::isfinite(rope_theta) && rope_theta > 0.0, value_error,
+                   "config.json: field \"rope_theta\" must be a positive number, got ", rope_theta);
+    BITLIN_REQUIRE(linear_class == "bitlinear" || linear_class == "autobitlinear", value_error,
+                   "config.json: field \"quantization_config.linear_class\" is \"", linear_class,
+                   "\"; expected \"bitlinear\" or \"autobitlinear\"");
+  }
+
+  static bitnet_config from_json(const nlohmann::json& j) {
+    BITLIN_REQUIRE(j.is_object(), format_error, "config.json: the document is not a JSON object");
+    bitnet_config c;
+    c.raw = j;
+    auto get_int = [&](const char* field, bool required, index_t fallback) -> index_t {
+      const auto it = j.find(field);
+      if (it == j.end() || it->is_null()) {
+        BITLIN_REQUIRE(!required, format_error, "config.json: missing field \"", field, "\"");
+        return fallback;
+      }
+      BITLIN_REQUIRE(it->is_number_integer(), format_error, "config.json: field \"", field,
+                     "\" must be an integer");
+      return static_cast<index_t>(it->get<std::int64_t>());
+    };
+    auto get_num = [&](const nlohmann::json& obj, const char* field, const std::string& path,
+                       double fallback) -> double {
+      const auto it = obj.find(field);
+      if (it == obj.end() || it->is_null()) return fallback;
+      BITLIN_REQUIRE(it->is_number(), format_error, "config.json: field \"", path,
+                     "\" must be a number");
+      return it->get<double>();
+    };
+    auto get_str = [&](const nlohmann::json& obj, const char* field, const std::string& path,
+                       const std::string& fallback) -> std::string {
+      const auto it = obj.find(field);
+      if (it == obj.end() || it->is_null()) return fallback;
+      BITLIN_REQUIRE(it->is_string(), format_error, "config.json: field \"", path,
+                     "\" must be a string");
+      return it->get<std::string>();
+    };
+
+    if (const auto mt = j.find("model_type"); mt != j.end() && mt->is_string()) {
+      BITLIN_REQUIRE(*mt == "bitnet", value_error, "config.json: field \"model_type\" is \"",
+                     mt->get<std::string>(), "\"; only \"bitnet\" is supported");
+    }
+    c.vocab_size = get_int("vocab_size", true, 0);
+    c.hidden_size = get_int("hidden_size", true, 0);
+    c.intermediate_size = get_int("intermediate_size", true, 0);
+    c.num_hidden_layers = get_int("num_hidden_layers", true, 0);
+    c.num_attention_heads = get_int("num_attention_heads", true, 0);
+    c.num_key_value_heads = get_int("num_key_value_heads", false, c.num_attention_heads);
+    c.max_position_embeddings = get_int("max_position_embeddings", false, 2048);
+    c.head_dim = get_int("head_dim", false,
+                         c.num_attention_heads > 0 ? c.hidden_size / c.num_attention_heads : 0);
+    BITLIN_REQUIRE(c.num_attention_heads <= 0 || j.contains("head_dim") ||
+                       c.head_dim * c.num_attention_heads == c.hidden_size,
+                   value_error, "config.json: field \"hidden_size\" (", c.hidden_size,
+                   ") is not a multiple of \"num_attention_heads\" (", c.num_attention_heads, ")");
+    c.rms_norm_eps = static_cast<float>(get_num(j, "rms_norm_eps", "rms_norm_eps", 1e-5));
+    c.hidden_act = get_str(j, "hidden_act", "hidden_act", "relu2");
+    if (const auto t = j.find("tie_word_embeddings"); t != j.end() && !t->is_null()) {
+      BITLIN_REQUIRE(t->is_boolean(), format_error,
+                     "config.json: field \"tie_word_embeddings\" must be a boolean");
+      c.tie_word_embeddings = t->get<bool>();
+    }
+
+    // RoPE: transformers 5 nests it in "rope_parameters"; older files use top-level "rope_theta"
+    // and "rope_scaling". Only the default (unscaled) rotary embedding is implemented.
+    c.rope_theta = get_num(j, "rope_theta", "rope_theta", c.rope_theta);
+    auto check_rope_type = [&](const nlohmann::json& obj, const std::string& where) {
+      for (const char* key : {"rope_type", "type"}) {
+        const std::string t = get_str(obj, key, where + "." + key, "default");
+        BITLIN_REQUIRE(t == "default", value_error, "config.json: field \"", where, ".", key,
+                       "\" is \"", t, "\"; only the \"default\" rotary embedding is supported");
+      }
+    };
+    if (const auto rp = j.find("rope_parameters"); rp != j.end() && !rp->is_null()) {
+      BITLIN_REQUIRE(rp->is_object(), format_error,
+                     "config.json: field \"rope_parameters\" must be an object");
+      c.rope_theta = get_num(*rp, "rope_theta", "rope_parameters.rope_theta", c.rope_theta);
+      check_rope_type(*rp, "rope_parameters");
+    }
+    if (const auto rs = j.find("rope_scaling"); rs != j.end() && !rs->is_null()) {
+      BITLIN_REQUIRE(rs->is_object(), format_error,
+                     "config.json: field \"rope_scaling\" must be an object or null");
+      check_rope_type(*rs, "rope_scaling");
+    }
+    if (const auto pr = j.find("partial_rotary_factor"); pr != j.end() && !pr->is_null()) {
+      BITLIN_REQUIRE(pr->is_number() && pr->get<double>() == 1.0, value_error,
+                     "config.json: field \"partial_rotary_factor\" must be 1 (partial rotary ",
+                     "embeddings are not supported)");
+    }
+    if (const auto ab = j.find("attention_bias"); ab != j.end() && ab->is_boolean()) {
+      BITLIN_REQUIRE(!ab->get<bool>(), value_error,
+                     "config.json: field \"attention_bias\" is true; BitNet has no biases");
+    }
+
+    if (const auto qc = j.find("quantization_config"); qc != j.end() && !qc->is_null()) {
+      BITLIN_REQUIRE(qc->is_object(), format_error,
+                     "config.json: field \"quantization_config\" must be an object");
+      c.has_quantization_config = true;
+      const std::string method =
+          get_str(*qc, "quant_method", "quantization_config.quant_method", "bitnet");
+      BITLIN_REQUIRE(method == "bitnet", value_error,
+                     "config.json: field \"quantization_config.quant_method\" is \"", method,
+                     "\"; only \"bitnet\" is supported");
+      c.linear_class =
+          get_str(*qc, "linear_class", "quantization_config.linear_class", "bitlinear");
+      const std::string mode =
+          get_str(*qc, "quantization_mode", "quantization_config.quantization_mode", "offline");
+      BITLIN_REQUIRE(mode == "offline" || mode == "online", value_error,
+                     "config.json: field \"quantization_config.quantization_mode\" is \"", mode,
+                     "\"; expected \"offline\" or \"online\"");
+    }
+    c.validate();
+    return c;
+  }
+
+  static bitnet_config from_file(const std::string& path) {
+    std::ifstream in(path);
+    BITLIN_REQUIRE(in.good(), format_error, "cannot open config file ", path);
+    nlohmann::json j;
+    try {
+      in >> j;
+    } catch (const nlohmann::json::exception& e) {
+      throw format_error(::bitlin::detail::concat(path, ": not valid JSON: ", e.what()));
+    }
+    return from_json(j);
+  }
+
+  // The config as a JSON document: the original fields (unknown ones preserved) with every field
+  // this struct models overwritten by its current value.
+  nlohmann::json to_json() const {
+    nlohmann::json j = raw.is_object() ? raw : nlohmann::json::object();
+    j["model_type"] = "bitnet";
+    j["vocab_size"] = vocab_size;
+    j["hidden_size"] = hidden_size;
+    j["intermediate_size"] = intermediate_size;
+    j["num_hidden_layers"] = num_hidden_layers;
+    j["num_attention_heads"] = num_attention_heads;
+    j["num_key_value_heads"] = num_key_value_heads;
+    if (j.contains("head_dim") || head_dim * num_attention_heads != hidden_size)
+      j["head_dim"] = head_dim;
+    j["max_position_embeddings"] = max_position_embeddings;
+    j["rms_norm_eps"] = rms_norm_eps;
+    j["hidden_act"] = hidden_act;
+    j["tie_word_embeddings"] = tie_word_embeddings;
+    if (j.contains("rope_parameters") && j["rope_parameters"].is_object())
+      j["rope_parameters"]["rope_theta"] = rope_theta;
+    else
+      j["rope_theta"] = rope_theta;
+    return j;
+  }
+};
+
+}  // namespace bitlin::model

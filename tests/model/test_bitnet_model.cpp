@@ -1,0 +1,124 @@
+// The whole BitNet b1.58 model against transformers' golden runs: for every fixture triple, the
+// logits and each hidden state within the band the fixture README states, the KV-cache decode
+// against the full forward pass, and the greedy continuation.
+#include <cstdio>
+
+#include "bitlin/model/loader.hpp"
+#include "bitlin/model/sampling.hpp"
+#include "catch.hpp"
+#include "model_test_util.hpp"
+
+using namespace bitlin;
+using namespace bitlin::model;
+using bitlin_test::compare;
+
+namespace {
+
+matrix_f ref_matrix(const io::safetensors_file& f, const std::string& name) {
+  const auto& ti = f.info(name);
+  matrix_f m = f.read_matrix_f32(name);
+  if (ti.shape.size() == 3) m.resize(ti.shape[1], ti.shape[2]);
+  return m;
+}
+
+// Logits band against `logits` or `logits_f64`, whichever is closer (the README's criterion).
+bitlin_test::band logits_band(const matrix_f& got, const io::safetensors_file& ref) {
+  bitlin_test::band best = compare(got, ref_matrix(ref, "logits"));
+  if (ref.contains("logits_f64")) {
+    const auto b = compare(got, ref_matrix(ref, "logits_f64"));
+    if (b.max_rel < best.max_rel) best = b;
+  }
+  return best;
+}
+
+}  // namespace
+
+TEST_CASE("fixture directory holds at least one model triple", "[model]") {
+  REQUIRE(!bitlin_test::model_fixtures().empty());
+}
+
+TEST_CASE("BitNet forward matches transformers on every fixture model", "[model]") {
+  for (const auto& fx : bitlin_test::model_fixtures()) {
+    CAPTURE(fx.tag);
+    const bitnet_model m = load_bitnet(fx.config, {fx.model});
+    const auto ref = io::safetensors_file::open(fx.ref);
+    const std::vector<std::int64_t> ids = ref.read<std::int64_t>("input_ids");
+    const index_t T = static_cast<index_t>(ids.size());
+
+    kv_cache cache = m.new_cache();
+    std::vector<matrix_f> hidden;
+    const matrix_f logits = m.forward(ids.data(), T, cache, logits_for::all, serial(), &hidden);
+    const auto lb = logits_band(logits, ref);
+    std::printf("[%s] logits: max %.4f%% median %.4f%% of max|logit|\n", fx.tag.c_str(),
+                100 * lb.max_rel, 100 * lb.median_rel);
+    CHECK(lb.within());
+
+    REQUIRE(static_cast<index_t>(hidden.size()) == m.config().num_hidden_layers + 1);
+    for (std::size_t i = 0; i < hidden.size(); ++i) {
+      const std::string name = "hidden_states." + std::to_string(i);
+      if (!ref.contains(name)) continue;
+      CAPTURE(name);
+      const auto hb = compare(hidden[i], ref_matrix(ref, name));
+      std::printf("[%s] %s: max %.4f%% median %.4f%%\n", fx.tag.c_str(), name.c_str(),
+                  100 * hb.max_rel, 100 * hb.median_rel);
+      CHECK(hb.within());
+    }
+
+    // Two threads give the same logits as one (the kernels promise executor independence).
+    thread_pool pool(2);
+    const matrix_f logits2 = m.logits(ids, pool);
+    CHECK((logits2 - logits).cwiseAbs().maxCoeff() == 0.0f);
+
+    // Incremental decoding: a prefix, then one token at a time through the KV cache.
+    kv_cache inc = m.new_cache();
+    const index_t split = T / 3;
+    matrix_f step_logits(T, m.config().vocab_size);
+    step_logits.topRows(split) = m.forward(ids.data(), split, inc, logits_for::all);
+    for (index_t t = split; t < T; ++t)
+      step_logits.row(t) = m.forward(&ids[static_cast<std::size_t>(t)], 1, inc);
+    CHECK(inc.size() == T);
+    const auto kb = compare(step_logits, logits);
+    std::printf("[%s] KV-cache decode vs full forward: max %.2e median %.2e of max|logit|\n",
+                fx.tag.c_str(), kb.max_rel, kb.median_rel);
+    CHECK(kb.within(0.01, 0.001));
+  }
+}
+
+TEST_CASE("greedy continuation agrees with transformers", "[model]") {
+  for (const auto& fx : bitlin_test::model_fixtures()) {
+    CAPTURE(fx.tag);
+    const bitnet_model m = load_bitnet(fx.config, {fx.model});
+    const auto ref = io::safetensors_file::open(fx.ref);
+    if (!ref.contains("prompt_ids") || !ref.contains("greedy_ids")) continue;
+    const auto prompt = ref.read<std::int64_t>("prompt_ids");
+    const auto want = ref.read<std::int64_t>("greedy_ids");
+    REQUIRE(want.size() > prompt.size());
+    const index_t n_new = static_cast<index_t>(want.size() - prompt.size());
+    sampler greedy;
+    const auto got = generate(m, prompt, n_new, greedy);
+    REQUIRE(got.size() == want.size());
+    index_t agree = 0, first_diff = -1;
+    for (std::size_t i = prompt.size(); i < want.size(); ++i) {
+      if (got[i] == want[i])
+        ++agree;
+      else if (first_diff < 0)
+        first_diff = static_cast<index_t>(i);
+    }
+    std::printf("[%s] greedy agreement: %ld / %ld new tokens (first difference at %ld)\n",
+                fx.tag.c_str(), static_cast<long>(agree), static_cast<long>(n_new),
+                static_cast<long>(first_diff));
+    CHECK(got[prompt.size()] == want[prompt.size()]);
+    if (first_diff >= 0) {
+      // Where the sequences part, transformers' choice must be a near tie in our logits.
+      const std::vector<std::int64_t> prefix(got.begin(), got.begin() + first_diff);
+      const matrix_f l = m.logits(prefix);
+      const float top = l.row(l.rows() - 1).maxCoeff();
+      const float theirs =
+          l(l.rows() - 1, static_cast<index_t>(want[static_cast<std::size_t>(first_diff)]));
+      const float scale = l.cwiseAbs().maxCoeff();
+      std::printf("[%s] at the first difference: top logit %.5f, transformers' token %.5f\n",
+                  fx.tag.c_str(), top, theirs);
+      CHECK(top - theirs <= 0.03f * scale);
+    }
+  }
+}
