@@ -208,7 +208,10 @@ struct bitnet_config {
     if (j.contains("head_dim") || head_dim * num_attention_heads != hidden_size)
       j["head_dim"] = head_dim;
     j["max_position_embeddings"] = max_position_embeddings;
-    j["rms_norm_eps"] = rms_norm_eps;
+    // Keep the file's spelling of eps when it still reads back as the same float.
+    if (!(j.contains("rms_norm_eps") && j["rms_norm_eps"].is_number() &&
+          static_cast<float>(j["rms_norm_eps"].get<double>()) == rms_norm_eps))
+      j["rms_norm_eps"] = rms_norm_eps;
     j["hidden_act"] = hidden_act;
     j["tie_word_embeddings"] = tie_word_embeddings;
     if (j.contains("rope_parameters") && j["rope_parameters"].is_object())

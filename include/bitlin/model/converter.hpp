@@ -1,0 +1,139 @@
+// Native float-master -> packed conversion of BitNet checkpoints, in the Hugging Face layout, so
+// that nobody needs the Python conversion chain. Every `*_proj.weight` stored in F32/BF16/F16 is
+// quantized by absmean (per tensor) and written as uint8 [ceil(out/4), in] plus `weight_scale`;
+// everything else (embeddings, norms, a head, already packed projections) is copied byte for byte
+// in its own dtype. The config gets a quantization_config describing the packed weights.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bitlin/core/error.hpp"
+#include "bitlin/io/safetensors.hpp"
+#include "bitlin/model/config.hpp"
+#include "bitlin/model/loader.hpp"
+#include "bitlin/pack/hf_bitnet.hpp"
+#include "bitlin/quant/ternary.hpp"
+
+namespace bitlin::model {
+
+struct convert_options {
+  // "bitlinear" (weight_scale = 1/mean|W|, divides) or "autobitlinear" (weight_scale = mean|W|,
+  // multiplies); empty keeps the source config's linear_class ("bitlinear" if it has none).
+  std::string linear_class;
+  // Called after each tensor: (tensors done, tensors total, name of the tensor just written).
+  std::function<void(std::size_t, std::size_t, const std::string&)> progress;
+};
+
+struct convert_report {
+  std::size_t tensors = 0;    // tensors written (weight_scale tensors included)
+  std::size_t quantized = 0;  // float projections quantized and packed
+  std::size_t copied = 0;     // tensors copied unchanged
+  std::uint64_t bytes_out = 0;
+};
+
+namespace detail {
+inline bool is_projection_weight(const std::string& name) {
+  static const char* const suffixes[] = {"q_proj.weight",   "k_proj.weight",    "v_proj.weight",
+                                         "o_proj.weight",   "gate_proj.weight", "up_proj.weight",
+                                         "down_proj.weight"};
+  for (const char* s : suffixes) {
+    const std::string suf = std::string(".") + s;
+    if (name.size() > suf.size() && name.compare(name.size() - suf.size(), suf.size(), suf) == 0)
+      return true;
+  }
+  return false;
+}
+}  // namespace detail
+
+// Converts the checkpoint (`config` + `ck`) into `out_dir`/config.json +
+// `out_dir`/model.safetensors.
+inline convert_report convert_checkpoint(const bitnet_config& config, const checkpoint& ck,
+                                         const std::string& out_dir,
+                                         const convert_options& opt = {}) {
+  namespace fs = std::filesystem;
+  const std::string cls = opt.linear_class.empty() ? config.linear_class : opt.linear_class;
+  BITLIN_REQUIRE(
+      cls == "bitlinear" || cls == "autobitlinear", value_error,
+      "convert_checkpoint: linear_class must be \"bitlinear\" or \"autobitlinear\", got \"", cls,
+      "\"");
+  const bool multiply = cls == "autobitlinear";
+  const bool source_multiplies = config.convention() == scale_convention::multiply;
+
+  io::safetensors_writer w;
+  convert_report rep;
+  const auto& names = ck.names();
+  std::size_t done = 0;
+  for (const auto& name : names) {
+    const auto& ti = ck.info(name);
+    const auto& f = ck.file(name);
+    const bool scale_of_packed = name.size() > 13 &&
+                                 name.compare(name.size() - 13, 13, ".weight_scale") == 0 &&
+                                 ck.contains(name.substr(0, name.size() - 6)) &&
+                                 ck.info(name.substr(0, name.size() - 6)).type == io::dtype::u8;
+    if (detail::is_projection_weight(name) && detail::is_float_dtype(ti.type)) {
+      BITLIN_REQUIRE(ti.shape.size() == 2, shape_error, "convert_checkpoint: tensor '", name,
+                     "' has shape ", io::detail::shape_string(ti.shape), ", expected [out, in]");
+      const ternary_weights q = absmean_ternary(f.read_matrix_f32(name));
+      const matrix_u8 packed = pack_hf_bitnet(q.q);
+      const float s = q.scales.values.front();
+      const float stored = multiply ? 1.0f / s : s;
+      w.add_matrix<std::uint8_t>(name, packed);
+      w.add_f32(name.substr(0, name.size() - 6) + "weight_scale", {1}, &stored);
+      rep.quantized += 1;
+      rep.tensors += 2;
+      rep.bytes_out += static_cast<std::uint64_t>(packed.size()) + sizeof(float);
+    } else if (scale_of_packed && multiply != source_multiplies) {
+      // A packed projection kept as is, its scale switched to the other convention.
+      const float v = f.read_f32(name).at(0);
+      BITLIN_REQUIRE(v != 0.0f && std::isfinite(v), value_error, "convert_checkpoint: tensor '",
+                     name, "' holds ", v, "; cannot change its scale convention");
+      const float stored = 1.0f / v;
+      w.add_f32(name, ti.shape, &stored);
+      rep.tensors += 1;
+      rep.copied += 1;
+      rep.bytes_out += sizeof(float);
+    } else {
+      w.add(name, ti.type, ti.shape, f.raw(name), static_cast<std::size_t>(ti.nbytes()));
+      rep.tensors += 1;
+      rep.copied += 1;
+      rep.bytes_out += ti.nbytes();
+    }
+    ++done;
+    if (opt.progress) opt.progress(done, names.size(), name);
+  }
+  w.set_metadata({{"format", "pt"}});
+
+  fs::create_directories(out_dir);
+  nlohmann::json cj = config.to_json();
+  cj["quantization_config"] = {
+      {"quant_method", "bitnet"}, {"linear_class", cls}, {"quantization_mode", "offline"}};
+  const fs::path cfg_path = fs::path(out_dir) / "config.json";
+  {
+    std::ofstream out(cfg_path);
+    BITLIN_REQUIRE(out.good(), error, "convert_checkpoint: cannot write ", cfg_path.string());
+    out << cj.dump(2) << "\n";
+    BITLIN_REQUIRE(out.good(), error, "convert_checkpoint: failed writing ", cfg_path.string());
+  }
+  // A stale index would take precedence over the new single file when the directory is loaded.
+  fs::remove(fs::path(out_dir) / "model.safetensors.index.json");
+  w.write((fs::path(out_dir) / "model.safetensors").string());
+  return rep;
+}
+
+// Directory to directory. The output must not be the input (the source files are memory-mapped).
+inline convert_report convert_checkpoint(const std::string& in_dir, const std::string& out_dir,
+                                         const convert_options& opt = {}) {
+  namespace fs = std::filesystem;
+  BITLIN_REQUIRE(!(fs::exists(out_dir) && fs::equivalent(in_dir, out_dir)), value_error,
+                 "convert_checkpoint: the output directory ", out_dir, " is the input directory");
+  const auto c = bitnet_config::from_file((fs::path(in_dir) / "config.json").string());
+  return convert_checkpoint(c, checkpoint::open_dir(in_dir), out_dir, opt);
+}
+
+}  // namespace bitlin::model
