@@ -421,6 +421,10 @@ def write_png(products, path):
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.8 * rows), squeeze=False)
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
+    # One color per implementation across all panels.
+    all_impls = sorted({i for k in products for i in products[k]}, key=impl_sort_key)
+    cmap = plt.get_cmap("tab10")
+    color = {impl: cmap(j % 10) for j, impl in enumerate(all_impls)}
     for ax, (kind, tokens, threads) in zip(axes.flat, panels):
         keys = sorted(k for k in products if (k[0], k[3], k[4]) == (kind, tokens, threads))
         shapes = [f"{k[1]}x{k[2]}" for k in keys]
@@ -433,7 +437,7 @@ def write_png(products, path):
                 if run and run["counters"].get("GMACs"):
                     xs.append(i + (j - (len(impls) - 1) / 2) * width)
                     ys.append(run["counters"]["GMACs"])
-            ax.bar(xs, ys, width=width, label=impl)
+            ax.bar(xs, ys, width=width, label=impl, color=color[impl])
         ax.set_yscale("log")
         ax.set_xticks(range(len(shapes)))
         ax.set_xticklabels(shapes, rotation=30, fontsize=7)
@@ -441,13 +445,10 @@ def write_png(products, path):
         ax.set_title(title, fontsize=9)
         ax.set_ylabel("G MAC/s", fontsize=8)
         ax.grid(axis="y", which="both", alpha=0.3)
-    handles, labels = [], []
-    for ax in axes.flat:
-        for h, l in zip(*ax.get_legend_handles_labels()):
-            if l not in labels:
-                handles.append(h)
-                labels.append(l)
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 8), fontsize=8)
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=color[i], label=i) for i in all_impls]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), fontsize=8)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
