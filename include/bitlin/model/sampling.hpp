@@ -116,13 +116,13 @@ struct generation_stats {
 };
 
 // Prompt followed by up to n_new sampled tokens (stops early at `stop_token` when >= 0, which is
-// included). `on_token` sees each new token as it is chosen.
-inline std::vector<std::int64_t> generate(const bitnet_model& m,
-                                          const std::vector<std::int64_t>& prompt, index_t n_new,
-                                          sampler& s, const executor& ex = serial(),
-                                          generation_stats* stats = nullptr,
-                                          std::int64_t stop_token = -1,
-                                          const std::function<void(std::int64_t)>& on_token = {}) {
+// included). `on_token` sees each new token as it is chosen. With `prompt_logits`, the prefill
+// computes and stores the logits of every prompt position ([prompt length, vocab]), even for
+// n_new = 0.
+inline std::vector<std::int64_t> generate(
+    const bitnet_model& m, const std::vector<std::int64_t>& prompt, index_t n_new, sampler& s,
+    const executor& ex = serial(), generation_stats* stats = nullptr, std::int64_t stop_token = -1,
+    const std::function<void(std::int64_t)>& on_token = {}, matrix_f* prompt_logits = nullptr) {
   BITLIN_REQUIRE(!prompt.empty(), value_error, "generate: the prompt is empty");
   BITLIN_REQUIRE(n_new >= 0, value_error, "generate: negative token count");
   using clock = std::chrono::steady_clock;
@@ -131,13 +131,19 @@ inline std::vector<std::int64_t> generate(const bitnet_model& m,
   st.prompt_tokens = static_cast<index_t>(prompt.size());
   kv_cache cache = m.new_cache();
   cache.reserve(st.prompt_tokens + n_new);
+  auto t0 = clock::now();
+  matrix_f logits;
+  if (prompt_logits) {
+    *prompt_logits = m.forward(prompt.data(), st.prompt_tokens, cache, logits_for::all, ex);
+    logits = prompt_logits->bottomRows(1);
+  } else if (n_new > 0) {
+    logits = m.forward(prompt.data(), st.prompt_tokens, cache, logits_for::last, ex);
+  }
+  st.prefill_seconds = std::chrono::duration<double>(clock::now() - t0).count();
   if (n_new == 0) {
     if (stats) *stats = st;
     return out;
   }
-  auto t0 = clock::now();
-  matrix_f logits = m.forward(prompt.data(), st.prompt_tokens, cache, logits_for::last, ex);
-  st.prefill_seconds = std::chrono::duration<double>(clock::now() - t0).count();
   t0 = clock::now();
   for (index_t i = 0; i < n_new; ++i) {
     const auto next = static_cast<std::int64_t>(s.sample(logits.data(), logits.cols()));
