@@ -1,0 +1,157 @@
+// The model's smaller parts: every compiled path of the dense (embedding / lm_head) product
+// against the scalar one, BF16 storage, sampling determinism and its limits, the random model
+// constructor, and generation's prompt logits.
+#include <cmath>
+#include <random>
+#include <set>
+
+#include "bitlin/model/bitnet.hpp"
+#include "bitlin/model/sampling.hpp"
+#include "catch.hpp"
+
+using namespace bitlin;
+using namespace bitlin::model;
+
+namespace {
+matrix_f random_matrix(index_t r, index_t c, std::uint64_t seed) {
+  std::mt19937_64 g(seed);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  matrix_f m(r, c);
+  for (index_t i = 0; i < m.size(); ++i) m.data()[i] = d(g);
+  return m;
+}
+
+// Double-precision product of the values the table really holds.
+matrix_f exact_product(const dense_matrix& W, const matrix_f& X) {
+  matrix_f Y(X.rows(), W.rows());
+  std::vector<float> row(static_cast<std::size_t>(W.cols()));
+  for (index_t n = 0; n < W.rows(); ++n) {
+    W.row(n, row.data());
+    for (index_t t = 0; t < X.rows(); ++t) {
+      double acc = 0;
+      for (index_t k = 0; k < W.cols(); ++k)
+        acc += static_cast<double>(row[static_cast<std::size_t>(k)]) * X(t, k);
+      Y(t, n) = static_cast<float>(acc);
+    }
+  }
+  return Y;
+}
+}  // namespace
+
+TEST_CASE("dense product: every path agrees with the scalar path", "[model][head]") {
+  const auto paths = supported_head_paths();
+  REQUIRE(paths.front() == head_path::scalar);
+  std::printf("head paths:");
+  for (auto p : paths) std::printf(" %s", head_path_name(p));
+  std::printf("\n");
+  thread_pool pool(2);
+  for (const dense_storage st : {dense_storage::f32, dense_storage::bf16}) {
+    for (const index_t rows : {1, 3, 37, 130}) {
+      for (const index_t cols : {1, 15, 16, 17, 64, 200}) {
+        for (const index_t tokens : {1, 3, 4, 9}) {
+          CAPTURE(dense_storage_name(st), rows, cols, tokens);
+          const dense_matrix W = dense_matrix::from_f32(
+              random_matrix(rows, cols, 7u + static_cast<unsigned>(rows * cols)), st);
+          const matrix_f X = random_matrix(tokens, cols, 99u + static_cast<unsigned>(tokens));
+          const matrix_f want = exact_product(W, X);
+          const float tol =
+              1e-5f * static_cast<float>(cols) * std::max(1.0f, want.cwiseAbs().maxCoeff());
+          for (const head_path p : paths) {
+            CAPTURE(head_path_name(p));
+            matrix_f Y = matrix_f::Constant(tokens, rows, NAN);
+            W.multiply(X.data(), tokens, cols, Y.data(), rows,
+                       p == head_path::scalar ? serial() : static_cast<const executor&>(pool), p);
+            REQUIRE(Y.allFinite());
+            CHECK((Y - want).cwiseAbs().maxCoeff() <= tol);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("dense_matrix BF16 storage rounds to nearest and widens exactly", "[model][head]") {
+  matrix_f m(1, 3);
+  m << 1.0f, 1.00390625f /* tie: rounds to even (1.0) */, -3.0f;
+  const dense_matrix d = dense_matrix::from_f32(m, dense_storage::bf16);
+  float row[3];
+  d.row(0, row);
+  CHECK(row[0] == 1.0f);
+  CHECK(row[1] == 1.0f);
+  CHECK(row[2] == -3.0f);
+  CHECK(d.bytes() == 6);
+  CHECK_THROWS_AS(d.row(1, row), value_error);
+}
+
+TEST_CASE("sampling: greedy, determinism, top-k and top-p limits", "[model][sampling]") {
+  const std::vector<float> logits = {0.1f, 2.0f, 1.9f, -1.0f, 2.0f, 0.5f};
+  sampler greedy;
+  CHECK(greedy.sample(logits.data(), 6) == 1);  // ties go to the lower index
+
+  sampling_options o;
+  o.temperature = 1.0f;
+  o.seed = 42;
+  sampler a(o), b(o);
+  std::vector<index_t> sa, sb;
+  for (int i = 0; i < 200; ++i) {
+    sa.push_back(a.sample(logits.data(), 6));
+    sb.push_back(b.sample(logits.data(), 6));
+  }
+  CHECK(sa == sb);
+  CHECK(std::set<index_t>(sa.begin(), sa.end()).size() >= 4);  // temperature 1 really samples
+
+  o.top_k = 2;
+  sampler k2(o);
+  for (int i = 0; i < 200; ++i) {
+    const index_t s = k2.sample(logits.data(), 6);
+    CHECK((s == 1 || s == 4));
+  }
+  o.top_k = 0;
+  o.top_p = 0.5f;  // the two 2.0 logits hold ~0.55 of the mass at temperature 1
+  sampler p(o);
+  for (int i = 0; i < 200; ++i) {
+    const index_t s = p.sample(logits.data(), 6);
+    CHECK((s == 1 || s == 4));
+  }
+  o.top_p = 1e-6f;  // nucleus of one token
+  sampler p1(o);
+  for (int i = 0; i < 20; ++i) CHECK(p1.sample(logits.data(), 6) == 1);
+
+  sampling_options bad;
+  bad.temperature = -1.0f;
+  CHECK_THROWS_AS(sampler(bad), value_error);
+  bad = {};
+  bad.top_p = 0.0f;
+  CHECK_THROWS_AS(sampler(bad), value_error);
+}
+
+TEST_CASE("random model: shapes, generation and prompt logits", "[model]") {
+  bitnet_config c;
+  c.vocab_size = 97;
+  c.hidden_size = 64;
+  c.intermediate_size = 96;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.head_dim = 16;
+  c.max_position_embeddings = 64;
+  for (const bool tied : {true, false}) {
+    c.tie_word_embeddings = tied;
+    const bitnet_model m = bitnet_model::random(c, 5, dense_storage::bf16);
+    CHECK(m.resident_bytes() > 0);
+    const std::vector<std::int64_t> prompt = {3, 1, 4, 1, 5};
+    sampler s;
+    matrix_f pl;
+    generation_stats st;
+    const auto out = generate(m, prompt, 6, s, serial(), &st, -1, {}, &pl);
+    CHECK(out.size() == 11);
+    CHECK(st.generated_tokens == 6);
+    const matrix_f full = m.logits(prompt);
+    CHECK((pl - full).cwiseAbs().maxCoeff() == 0.0f);
+    CHECK(out[5] == argmax(full.row(4).data(), c.vocab_size));
+    // Token ids outside the vocabulary are refused.
+    kv_cache cache = m.new_cache();
+    const std::int64_t bad = 97;
+    CHECK_THROWS_AS(m.forward(&bad, 1, cache), value_error);
+  }
+}
