@@ -34,6 +34,13 @@ TARGET_HOT_PEAK = 0.35  # hot GEMV MAC/s vs int8 peak at the same thread count
 TARGET_GEMV_VS_EIGEN = 20.0
 TARGET_GEMM_VS_EIGEN = 3.5
 
+# Peers as issue 3 states them (llama.cpp TQ2_0 / bitnet.cpp I2_S, measured on the project's
+# machine by the issue's author, not by this script): GEMV 2560x6912 hot and cold, and the 512-token
+# GEMM rate on two cores.
+PEER_GEMV_HOT_US = 113.0
+PEER_GEMV_COLD_US = 155.0
+PEER_GEMM_512_GMACS_2CORES = 163.0
+
 TIME_TO_US = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
 
 NAME_RE = {
@@ -455,6 +462,37 @@ def write_png(products, path):
     return True
 
 
+def peers_section(products, out):
+    rows = []
+    for kind, peer_us in (("gemv", PEER_GEMV_HOT_US), ("gemv_cold", PEER_GEMV_COLD_US)):
+        for threads in (1, 2):
+            impls = products.get((kind, 2560, 6912, 1, threads))
+            best = best_bitlin(impls) if impls else None
+            if best:
+                us = impls[best]["time_us"]
+                rows.append(
+                    f"| {kind} 2560x6912, threads {threads} | {fmt_time(us)} ({best[7:]}) "
+                    f"| {fmt_time(peer_us)} | {peer_us / us:.2f}x |"
+                )
+    for (kind, n, k, tokens, threads), impls in sorted(products.items()):
+        if kind == "gemm" and tokens == 512 and threads == 2 and (n, k) in BITNET_2B_SHAPES:
+            best = best_bitlin(impls)
+            if best:
+                g = impls[best]["counters"].get("GMACs", 0.0)
+                rows.append(
+                    f"| gemm {n}x{k}, 512 tokens, threads 2 | {fmt_num(g)} G MAC/s ({best[7:]}) "
+                    f"| {PEER_GEMM_512_GMACS_2CORES:.0f} G MAC/s | {g / PEER_GEMM_512_GMACS_2CORES:.2f}x |"
+                )
+    if not rows:
+        return
+    out.append("## Against the peers quoted in issue 3 (llama.cpp TQ2_0, bitnet.cpp I2_S)")
+    out.append("")
+    out.append("| case | bitlin | peer (issue 3) | bitlin speedup |")
+    out.append("|---|---:|---:|---:|")
+    out.extend(rows)
+    out.append("")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("json", nargs="+", help="Google Benchmark JSON output file(s) of bitlin_bench")
@@ -479,11 +517,18 @@ def main(argv=None):
         line += f", cold set {context['cold_set_MiB']} MiB"
     out.append(line + ".")
     out.append("")
+    if load and load[0] > 1.0:
+        out.append(
+            f"**Warning: load average {load[0]:.2f} when the run started (2-core machine shared"
+            " with builds): timings, the 2-thread ones most, are unreliable.**"
+        )
+        out.append("")
     machine_section(machine, out)
     if not args.compact:
         group_tables(products, machine, out)
     overview_table(products, machine, out)
     targets_section(products, machine, out)
+    peers_section(products, out)
     print("\n".join(out))
     if args.png:
         if write_png(products, args.png):
