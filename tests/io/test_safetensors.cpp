@@ -571,3 +571,21 @@ TEST_CASE("malformed: a tensor name given twice", "[safetensors][malformed]") {
                       "a": {"dtype": "U8", "shape": [1], "data_offsets": [1, 2]}})",
                   2, "twice");
 }
+
+TEST_CASE("malformed: hostile headers fail cleanly", "[safetensors][malformed]") {
+  // Deep nesting must not exhaust the stack, neither while parsing nor while reporting.
+  const std::size_t depth = 200000;
+  const std::string deep = std::string(depth, '[') + std::string(depth, ']');
+  expect_rejected(deep, 0, "not a JSON object");
+  expect_rejected("{\"x\": " + deep + "}", 0, "'x'");
+  expect_rejected("{\"x\": {\"dtype\": \"U8\", \"shape\": " + deep + "}}", 0, "non-integer");
+  expect_rejected("{\"x\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": " + deep + "}}", 1,
+                  "data_offsets");
+  expect_rejected("{\"__metadata__\": {\"k\": " + deep + "}}", 0, "'k'");
+  // An unterminated megabyte string: the message stays short.
+  const std::string unterminated = "{\"" + std::string(1 << 20, 'a');
+  const std::string msg = message_of(
+      [&] { (void)safetensors_file::from_bytes(assemble(unterminated, 0), "bad.safetensors"); });
+  CHECK(contains(msg, "not valid JSON"));
+  CHECK(msg.size() < 400);
+}

@@ -393,6 +393,20 @@ class safetensors_file {
                                                 ", expected a 1-D or 2-D tensor for a matrix"));
   }
 
+  // A JSON value for an error message: bounded in length, and never a recursive dump of nested
+  // structures (a hostile header can nest deeply enough to exhaust the stack).
+  static std::string describe(const nlohmann::json& v) {
+    bool flat = v.is_primitive();
+    if (v.is_array()) {
+      flat = v.size() <= 8;
+      for (const auto& x : v) flat = flat && x.is_primitive();
+    }
+    if (!flat) return v.type_name();
+    std::string s = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (s.size() > 64) s = s.substr(0, 61) + "...";
+    return s;
+  }
+
   // A non-negative JSON integer, or false.
   static bool get_u64(const nlohmann::json& v, std::uint64_t& out) {
     if (v.is_number_unsigned()) {
@@ -437,7 +451,9 @@ class safetensors_file {
       const auto* text = reinterpret_cast<const char*>(p + 8);
       header = nlohmann::json::parse(text, text + n, on_event);
     } catch (const nlohmann::json::exception& e) {
-      fail("header is not valid JSON: ", e.what());
+      std::string why = e.what();  // quotes the offending token, which may be huge
+      if (why.size() > 200) why = why.substr(0, 197) + "...";
+      fail("header is not valid JSON: ", why);
     }
     if (!header.is_object()) fail("header is not a JSON object");
     if (!duplicate.empty()) fail("tensor name '", duplicate, "' appears twice in the header");
@@ -498,7 +514,7 @@ class safetensors_file {
       if (d.is_number_integer() && !d.is_number_unsigned() && d.get<std::int64_t>() < 0)
         fail("tensor '", name, "' has negative dimension ", d.get<std::int64_t>(), " in its shape");
       std::uint64_t ud = 0;
-      if (!get_u64(d, ud)) fail("tensor '", name, "' has a non-integer dimension ", d.dump());
+      if (!get_u64(d, ud)) fail("tensor '", name, "' has a non-integer dimension ", describe(d));
       if (ud > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
         fail("tensor '", name, "' has dimension ", ud, ", which overflows int64");
       ti.shape.push_back(static_cast<std::int64_t>(ud));
@@ -516,7 +532,7 @@ class safetensors_file {
     if (off == e.end() || !off->is_array() || off->size() != 2 || !get_u64((*off)[0], ti.begin) ||
         !get_u64((*off)[1], ti.end))
       fail("tensor '", name, "' needs \"data_offsets\" as two non-negative integers, got ",
-           off == e.end() ? std::string("nothing") : off->dump());
+           off == e.end() ? std::string("nothing") : describe(*off));
     if (ti.begin > ti.end)
       fail("tensor '", name, "' has data_offsets [", ti.begin, ", ", ti.end, "] with begin > end");
     if (ti.end > data_size)
