@@ -72,5 +72,22 @@ inline float apply_epilogue(std::int32_t acc, float sx, float ws, const float* b
   return v;
 }
 
+// The output stage shared by all kernels: `v` holds the final sums (acc - xsum) of rows
+// n0 .. n0+count-1 for token t; rows past N are dropped. Not inlined, so it is compiled once for
+// the baseline target and never inherits a kernel's ISA (no FMA contraction in the epilogue).
+__attribute__((noinline)) inline void store_outputs(const kernel_args& a, const std::int32_t* v,
+                                                    int count, index_t n0, index_t t) {
+  const index_t m = n0 + count <= a.n ? count : a.n - n0;
+  if (a.y) {
+    std::int32_t* dst = a.y + t * a.ldy + n0;
+    for (index_t i = 0; i < m; ++i) dst[i] = v[i];
+  } else {
+    float* dst = a.yf + t * a.ldyf + n0;
+    const float sx = a.act_scale[t];
+    for (index_t i = 0; i < m; ++i)
+      dst[i] = apply_epilogue(v[i], sx, a.row_scale[n0 + i], a.bias, n0 + i, a.multiply);
+  }
+}
+
 }  // namespace detail
 }  // namespace bitlin

@@ -49,31 +49,20 @@ BITLIN_TARGET_AVX512VNNI inline __m512i unpack(const std::uint8_t* tile, __m512i
     return _mm512_and_si512(_mm512_srli_epi16(raw, 2 * S), mask3);
 }
 
-// Writes the 16 outputs of row group g for token t (masked at the N tail). The float epilogue uses
-// the explicitly rounded forms so the compiler cannot contract multiply and add into an FMA: the
-// result is then bit-identical to the scalar epilogue.
+// Writes the 16 outputs of row group g for token t (masked at the N tail). The float epilogue goes
+// through the shared scalar output stage: it is a small part of the work (16 outputs per 16*K
+// multiply-adds), and there it cannot pick up FMA contraction from this function's target.
 BITLIN_TARGET_AVX512VNNI inline void store_group(const kernel_args& a, __m512i acc, index_t g,
                                                  index_t t) {
-  constexpr int rn = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
   const index_t n0 = g * 16;
-  const index_t valid = std::min<index_t>(16, a.n - n0);
-  const __mmask16 m = static_cast<__mmask16>(valid >= 16 ? 0xFFFFu : (1u << valid) - 1u);
   const __m512i v = _mm512_sub_epi32(acc, _mm512_set1_epi32(a.xsum[t]));
-  if (a.y) {
-    _mm512_mask_storeu_epi32(a.y + t * a.ldy + n0, m, v);
+  if (a.y && n0 + 16 <= a.n) {
+    _mm512_storeu_si512(a.y + t * a.ldy + n0, v);
     return;
   }
-  __m512 f = _mm512_cvtepi32_ps(v);
-  const __m512 sx = _mm512_set1_ps(a.act_scale[t]);
-  const __m512 ws = _mm512_loadu_ps(a.row_scale + n0);
-  if (a.multiply) {
-    f = _mm512_div_round_ps(f, sx, rn);
-    f = _mm512_mul_round_ps(f, ws, rn);
-  } else {
-    f = _mm512_div_round_ps(f, _mm512_mul_round_ps(sx, ws, rn), rn);
-  }
-  if (a.bias) f = _mm512_add_round_ps(f, _mm512_loadu_ps(a.bias + n0), rn);
-  _mm512_mask_storeu_ps(a.yf + t * a.ldyf + n0, m, f);
+  alignas(64) std::int32_t tmp[16];
+  _mm512_store_si512(tmp, v);
+  detail::store_outputs(a, tmp, 16, n0, t);
 }
 
 template <int MR, int NT, int S>

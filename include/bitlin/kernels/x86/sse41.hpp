@@ -1,3 +1,47 @@
-// placeholder: falls back to a less specific kernel by tag inheritance until written.
+// SSE4.1 path (the x86-64 baseline below AVX2; pmaddubsw is SSSE3): 128-bit registers of 4 rows x
+// 4 k (a quarter of an i2 tile). The body is the shared tile kernel (detail/tile_kernel.inc).
+// Overflow: vpmaddubsw multiplies unsigned codes c in {0,1,2} by signed x in [-128,127] and adds
+// adjacent pairs: each int16 result lies in [-512, 508], far from saturation; vpmaddwd with ones
+// adds two of them into int32 ([-1024, 1016]). The int32 accumulator holds sum_k c*x, bounded by
+// 256*K <= 256*(2^23-1) < 2^31 (ternary_gemm_weights::max_cols; 2^28 for K = 2^20), and the
+// result acc - xsum = sum_k t*x is exact.
 #pragma once
-#include "bitlin/kernels/scalar.hpp"
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "bitlin/config/arch.hpp"
+#include "bitlin/gemm/kernel_args.hpp"
+
+namespace bitlin {
+namespace kernels {
+
+#define BITLIN_KX_NS sse41_impl
+#define BITLIN_KX_TARGET __attribute__((target("sse4.1")))
+#define BITLIN_KX_VEC __m128i
+#define BITLIN_KX_ROWS 4
+#define BITLIN_KX_MU 4
+#define BITLIN_KX_NT 2
+#define BITLIN_KX_GEMV_MU 8
+#define BITLIN_KX_GEMV_ACC 1
+#define BITLIN_KX_LOAD(p) _mm_load_si128(reinterpret_cast<const __m128i*>(p))
+#define BITLIN_KX_ZERO() _mm_setzero_si128()
+#define BITLIN_KX_SET1_8(v) _mm_set1_epi8(static_cast<char>(v))
+#define BITLIN_KX_SET1_32(v) _mm_set1_epi32(v)
+#define BITLIN_KX_AND(a, b) _mm_and_si128(a, b)
+#define BITLIN_KX_SRLI16(v, imm) _mm_srli_epi16(v, imm)
+#define BITLIN_KX_ADD32(a, b) _mm_add_epi32(a, b)
+#define BITLIN_KX_SUB32(a, b) _mm_sub_epi32(a, b)
+#define BITLIN_KX_STORE(p, v) _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v)
+#define BITLIN_KX_DOT(acc, w, x) \
+  _mm_add_epi32(acc, _mm_madd_epi16(_mm_maddubs_epi16(w, x), _mm_set1_epi16(1)))
+#include "bitlin/kernels/x86/detail/tile_kernel.inc"
+
+inline detail::kernel_fn gemm_kernel(arch::sse41) {
+  return &sse41_impl::gemm;
+}
+
+}  // namespace kernels
+}  // namespace bitlin
