@@ -63,15 +63,20 @@ def base_name(entry):
     return name
 
 
-def load_runs(paths):
-    """name -> {'time_us': float, 'counters': {...}, 'label': str}; repetitions -> median."""
+def load_runs(paths, best=False):
+    """name -> {'time_us', 'counters', 'label'}, plus the contexts of the files.
+
+    A benchmark present several times (--benchmark_repetitions, or several JSON files) is reduced
+    to its median run, or with best=True to its fastest run: on a shared machine the fastest of a
+    few runs is the better estimate of what the code can do.
+    """
     iterations = defaultdict(list)
     aggregates = defaultdict(dict)
-    context = {}
+    contexts = []
     for path in paths:
         with open(path) as f:
             data = json.load(f)
-        context.update(data.get("context", {}))
+        contexts.append(data.get("context", {}))
         for b in data.get("benchmarks", []):
             if b.get("error_occurred"):
                 continue
@@ -80,23 +85,30 @@ def load_runs(paths):
                 aggregates[name][b.get("aggregate_name", "")] = b
             else:
                 iterations[name].append(b)
+
+    def time_us(b):
+        return b["real_time"] * TIME_TO_US.get(b.get("time_unit", "ns"), 1e-3)
+
     runs = {}
     for name in set(iterations) | set(aggregates):
         agg = aggregates.get(name, {})
-        if "median" in agg or "mean" in agg:
-            picked = [agg.get("median") or agg["mean"]]
-        else:
+        if iterations[name]:
             picked = iterations[name]
-        time_us = statistics.median(
-            b["real_time"] * TIME_TO_US.get(b.get("time_unit", "ns"), 1e-3) for b in picked
-        )
+        else:
+            picked = [agg.get("median") or agg.get("mean") or next(iter(agg.values()))]
+        if best:
+            picked = [min(picked, key=time_us)]
         counters = {}
         for key in ("GMACs", "weight_GBps", "GBps"):
             vals = [b[key] for b in picked if key in b]
             if vals:
                 counters[key] = statistics.median(vals)
-        runs[name] = {"time_us": time_us, "counters": counters, "label": picked[0].get("label", "")}
-    return runs, context
+        runs[name] = {
+            "time_us": statistics.median(time_us(b) for b in picked),
+            "counters": counters,
+            "label": picked[0].get("label", ""),
+        }
+    return runs, contexts
 
 
 def parse(runs):
@@ -205,7 +217,7 @@ def sorted_keys(products):
 
 
 def machine_section(machine, out):
-    out.append("## Machine references (same run)")
+    out.append("## Machine references (measured in the same run as the products)")
     out.append("")
     out.append("| benchmark | threads | value |")
     out.append("|---|---:|---:|")
@@ -498,28 +510,42 @@ def main(argv=None):
     ap.add_argument("json", nargs="+", help="Google Benchmark JSON output file(s) of bitlin_bench")
     ap.add_argument("--png", help="write a bar chart (G MAC/s per impl per shape) to this file")
     ap.add_argument(
+        "--best",
+        action="store_true",
+        help="for benchmarks present several times, show the fastest run instead of the median",
+    )
+    ap.add_argument(
         "--compact", action="store_true", help="omit the per-case tables (overview and targets only)"
     )
     args = ap.parse_args(argv)
 
-    runs, context = load_runs(args.json)
+    runs, contexts = load_runs(args.json, best=args.best)
     products, stream, peak = parse(runs)
     machine = Machine(stream, peak)
     out = ["# bitlin_bench results", ""]
-    host = context.get("host_name", "?")
-    date = context.get("date", "?")
-    cpus = context.get("num_cpus", "?")
-    load = context.get("load_avg")
-    line = f"Host {host}, {cpus} CPUs, {date}"
-    if load:
-        line += ", load average at start " + ", ".join(f"{x:.2f}" for x in load)
-    if "cold_set_MiB" in context:
-        line += f", cold set {context['cold_set_MiB']} MiB"
-    out.append(line + ".")
-    out.append("")
-    if load and load[0] > 1.0:
+    worst_load = 0.0
+    for path, context in zip(args.json, contexts):
+        line = "{}: host {}, {} CPUs, {}".format(
+            path.rsplit("/", 1)[-1],
+            context.get("host_name", "?"),
+            context.get("num_cpus", "?"),
+            context.get("date", "?"),
+        )
+        load = context.get("load_avg")
+        if load:
+            line += ", load average at start " + ", ".join(f"{x:.2f}" for x in load)
+            worst_load = max(worst_load, load[0])
+        if "cold_set_MiB" in context:
+            line += f", cold set {context['cold_set_MiB']} MiB"
+        out.append(line + ".")
+        out.append("")
+    if len(args.json) > 1 or args.best:
+        how = "fastest" if args.best else "median"
+        out.append(f"Benchmarks present more than once: the {how} run is shown.")
+        out.append("")
+    if worst_load > 1.0:
         out.append(
-            f"**Warning: load average {load[0]:.2f} when the run started (2-core machine shared"
+            f"**Warning: load average {worst_load:.2f} when a run started (2-core machine shared"
             " with builds): timings, the 2-thread ones most, are unreliable.**"
         )
         out.append("")
@@ -529,7 +555,12 @@ def main(argv=None):
     overview_table(products, machine, out)
     targets_section(products, machine, out)
     peers_section(products, out)
-    print("\n".join(out))
+    try:
+        print("\n".join(out))
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. piped into head
+        sys.stderr.close()
+        return 0
     if args.png:
         if write_png(products, args.png):
             print(f"plot written to {args.png}", file=sys.stderr)
