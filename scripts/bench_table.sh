@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds bitlin_bench, runs it, and prints the Markdown ratio table (scripts/bench_table.py).
 #
-#   scripts/bench_table.sh [BUILD_DIR] [--full] [-- extra Google Benchmark arguments]
+#   scripts/bench_table.sh [BUILD_DIR] [--full] [--runs N] [-- extra Google Benchmark arguments]
 #
 # BUILD_DIR defaults to <repo>/build-bench (configured as Release with Ninja when it has no
 # CMakeCache.txt yet); scripts/demo.sh passes its release build directory. Without --full (or
@@ -10,18 +10,22 @@
 # benchmarks, threads 1 and 2, min time 0.2 s. --full runs every benchmark (about half an hour on
 # 2 cores). BITLIN_BENCH_MIN_TIME overrides the min time. Results go to <repo>/bench-results/:
 # bench-<stamp>.json (Google Benchmark JSON), bench-<stamp>.md (the table) and bench-<stamp>.png
-# (when matplotlib is available).
+# (when matplotlib is available). --runs N (default 1) runs the benchmarks N times, one JSON file
+# each, and the table shows each benchmark's fastest run: the machine is shared, and the fastest
+# of a few passes is the better estimate of what the code does.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=""
 full=${BITLIN_BENCH_FULL:-0}
+runs=1
 extra=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --full) full=1 ;;
+    --runs) shift; runs="$1" ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "bench_table.sh: unknown option $1" >&2; exit 2 ;;
     *) build="$1" ;;
   esac
@@ -52,21 +56,26 @@ fi
 out_dir="$repo/bench-results"
 mkdir -p "$out_dir"
 stamp=$(date -u +%Y%m%d-%H%M%S)
-json="$out_dir/bench-$stamp.json"
-
-echo "==> load before the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs" \
-     "(the machine is shared: a high load makes every number, the 2-thread ones most, unreliable)"
-cmd=("$bench" "--benchmark_filter=$filter" "--benchmark_min_time=$min_time"
-     "--benchmark_out=$json" "--benchmark_out_format=json" ${extra[@]+"${extra[@]}"})
-echo "==> ${cmd[*]}"
-"${cmd[@]}"
-echo "==> load after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+jsons=()
+for ((r = 1; r <= runs; r++)); do
+  json="$out_dir/bench-$stamp$( ((runs > 1)) && echo "-run$r").json"
+  echo "==> load before run $r/$runs: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs" \
+       "(the machine is shared: a high load makes every number, the 2-thread ones most, unreliable)"
+  cmd=("$bench" "--benchmark_filter=$filter" "--benchmark_min_time=$min_time"
+       "--benchmark_out=$json" "--benchmark_out_format=json" ${extra[@]+"${extra[@]}"})
+  echo "==> ${cmd[*]}"
+  "${cmd[@]}"
+  echo "==> load after run $r/$runs: $(cut -d' ' -f1-3 /proc/loadavg)"
+  jsons+=("$json")
+done
 
 table="$out_dir/bench-$stamp.md"
 png="$out_dir/bench-$stamp.png"
+best=()
+((runs > 1)) && best=(--best)
 {
-  echo "Command: \`${cmd[*]}\`"
+  echo "Command: \`${cmd[*]}\`$( ((runs > 1)) && echo " (run $runs times; fastest run per benchmark)")"
   echo
-  "$python" "$repo/scripts/bench_table.py" "$json" --png "$png"
+  "$python" "$repo/scripts/bench_table.py" "${jsons[@]}" ${best[@]+"${best[@]}"} --png "$png"
 } | tee "$table"
-echo "==> wrote $json, $table$( [[ -f $png ]] && echo ", $png")"
+echo "==> wrote ${jsons[*]}, $table$( [[ -f $png ]] && echo ", $png")"
