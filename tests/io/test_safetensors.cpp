@@ -401,6 +401,37 @@ TEST_CASE("the golden fixture reads with its documented layout", "[safetensors][
   CHECK(names.front() == "case0.W");
 }
 
+TEST_CASE("reading into caller buffers", "[safetensors]") {
+  safetensors_writer w;
+  const float v[6] = {1, -2, 3, -4, 5, -6};
+  const std::int8_t q[3] = {-1, 0, 1};
+  std::uint16_t h[6];
+  f32_to_bf16(v, h, 6);
+  w.add_f32("f", {2, 3}, v);
+  w.add("q", dtype::i8, {3}, q, 3);
+  w.add("h", dtype::bf16, {6}, h, sizeof h);
+  w.add("none", dtype::i8, {0}, nullptr, 0);
+  const auto f = safetensors_file::from_bytes(w.to_bytes(), "buf");
+
+  std::vector<float> out(6, 99.0f);
+  f.read_f32("f", out.data(), out.size());
+  CHECK(out == std::vector<float>(v, v + 6));
+  std::fill(out.begin(), out.end(), 99.0f);
+  f.read_f32("h", out.data(), out.size());
+  CHECK(out == std::vector<float>(v, v + 6));  // small integers are exact in bfloat16
+  std::int8_t qo[3] = {9, 9, 9};
+  f.read<std::int8_t>("q", qo, 3);
+  CHECK(std::vector<std::int8_t>(qo, qo + 3) == std::vector<std::int8_t>(q, q + 3));
+  f.read<std::int8_t>("none", nullptr, 0);
+
+  CHECK_THROWS_AS(f.read_f32("f", out.data(), 5), bitlin::shape_error);
+  CHECK(contains(message_of([&] { f.read_f32("f", out.data(), 7); }), "'f'"));
+  CHECK_THROWS_AS(f.read<std::int8_t>("q", qo, 2), bitlin::shape_error);
+  CHECK_THROWS_AS(f.read<std::uint8_t>("q", reinterpret_cast<std::uint8_t*>(qo), 3),
+                  bitlin::format_error);
+  CHECK_THROWS_AS(f.read_f32("q", out.data(), 3), bitlin::format_error);
+}
+
 TEST_CASE("typed access insists on the stored dtype and shape", "[safetensors]") {
   safetensors_writer w;
   const float v[24] = {};
