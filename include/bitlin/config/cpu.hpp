@@ -24,6 +24,19 @@
 #endif
 #endif
 
+// Kernels that need compiler support beyond the baseline: the AVX-VNNI intrinsics under a
+// function-level target (GCC 11, clang 12), and the dot-product intrinsics under a function-level
+// target on AArch64 (GCC; clang only from 16, or when -march already enables dotprod).
+#if defined(BITLIN_ARCH_X86) && defined(__x86_64__) && \
+    (defined(__clang__) ? __clang_major__ >= 12 : (defined(__GNUC__) && __GNUC__ >= 11))
+#define BITLIN_HAS_AVX_VNNI_KERNEL 1
+#endif
+#if defined(BITLIN_ARCH_AARCH64) &&    \
+    (defined(__ARM_FEATURE_DOTPROD) || \
+     (defined(__clang__) ? __clang_major__ >= 16 : defined(__GNUC__)))
+#define BITLIN_HAS_NEON_DOTPROD_KERNEL 1
+#endif
+
 namespace bitlin {
 
 enum class isa { scalar, sse41, avx2, avx_vnni, avx512bw, avx512vnni, neon, neon_dotprod };
@@ -190,11 +203,17 @@ constexpr bool isa_compiled(isa i) {
     case isa::avx2:
     case isa::avx512bw:
     case isa::avx512vnni:
+      return true;
+#endif
+#if defined(BITLIN_HAS_AVX_VNNI_KERNEL)
     case isa::avx_vnni:
       return true;
 #endif
 #if defined(BITLIN_ARCH_AARCH64)
     case isa::neon:
+      return true;
+#endif
+#if defined(BITLIN_HAS_NEON_DOTPROD_KERNEL)
     case isa::neon_dotprod:
       return true;
 #endif

@@ -1,3 +1,129 @@
-// placeholder: falls back to a less specific kernel by tag inheritance until written.
+// AArch64 dot-product path (Armv8.2 sdot): 128-bit registers of 4 rows x 4 k (a quarter of an i2
+// tile); the token's 16 activations of a k block sit in one register and vdotq_laneq_s32 picks the
+// 4 bytes of shift s, so no broadcasts are needed. Codes c = t + 1 in {0,1,2} are valid signed
+// bytes, and the activation-sum correction is the one of every other path.
+// Overflow: each sdot adds four products c*x (c in {0,1,2}, x in [-128,127]), at most 1024 in
+// magnitude; the int32 lane holds sum_k c*x, |.| <= 256*K <= 256*(2^23-1) < 2^31
+// (ternary_gemm_weights::max_cols; 2^28 for K = 2^20), and acc - xsum = sum_k t*x is exact.
+// Compiled with a function-level target, chosen at run time from HWCAP_ASIMDDP (config/cpu.hpp).
 #pragma once
-#include "bitlin/kernels/scalar.hpp"
+
+#include "bitlin/config/cpu.hpp"
+
+#if defined(BITLIN_HAS_NEON_DOTPROD_KERNEL)
+#include <arm_neon.h>
+
+#include <cstdint>
+
+#include "bitlin/config/arch.hpp"
+#include "bitlin/gemm/kernel_args.hpp"
+
+#if defined(__ARM_FEATURE_DOTPROD)
+#define BITLIN_TARGET_DOTPROD
+#else
+#define BITLIN_TARGET_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
+#endif
+
+namespace bitlin {
+namespace kernels {
+namespace neon_dotprod_impl {
+
+using detail::kernel_args;
+
+constexpr int gemm_mu = 4;  // registers (4 rows each): one row group
+constexpr int gemm_nt = 4;  // tokens
+
+template <int S>
+BITLIN_TARGET_DOTPROD inline int8x16_t unpack(uint8x16_t raw) {
+  const uint8x16_t mask3 = vdupq_n_u8(3);
+  if constexpr (S == 0) return vreinterpretq_s8_u8(vandq_u8(raw, mask3));
+  if constexpr (S == 3) return vreinterpretq_s8_u8(vshrq_n_u8(raw, 6));
+  if constexpr (S == 1 || S == 2)
+    return vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(raw, 2 * S), mask3));
+}
+
+BITLIN_TARGET_DOTPROD inline void store_unit(const kernel_args& a, int32x4_t acc, index_t n0,
+                                             index_t t) {
+  const int32x4_t v = vsubq_s32(acc, vdupq_n_s32(a.xsum[t]));
+  if (a.y && n0 + 4 <= a.n) {
+    vst1q_s32(a.y + t * a.ldy + n0, v);
+    return;
+  }
+  std::int32_t tmp[4];
+  vst1q_s32(tmp, v);
+  detail::store_outputs(a, tmp, 4, n0, t);
+}
+
+template <int S, int MU, int NT>
+BITLIN_TARGET_DOTPROD inline void step(int32x4_t (&acc)[MU][NT], const uint8x16_t (&raw)[MU],
+                                       const int8x16_t (&xv)[NT]) {
+  int8x16_t w[MU];
+#pragma GCC unroll 8
+  for (int i = 0; i < MU; ++i) w[i] = unpack<S>(raw[i]);
+#pragma GCC unroll 8
+  for (int j = 0; j < NT; ++j)
+#pragma GCC unroll 8
+    for (int i = 0; i < MU; ++i) acc[i][j] = vdotq_laneq_s32(acc[i][j], w[i], xv[j], S);
+}
+
+// MU registers (MU/4 row groups from g) x NT tokens from t.
+template <int MU, int NT>
+BITLIN_TARGET_DOTPROD inline void block(const kernel_args& a, index_t g, index_t t) {
+  int32x4_t acc[MU][NT];
+#pragma GCC unroll 8
+  for (int i = 0; i < MU; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NT; ++j) acc[i][j] = vdupq_n_s32(0);
+  const index_t gstride = a.k_blocks * 64;
+  const std::uint8_t* w = a.w + g * gstride;
+  for (index_t b = 0; b < a.k_blocks; ++b) {
+    uint8x16_t raw[MU];
+#pragma GCC unroll 8
+    for (int i = 0; i < MU; ++i) raw[i] = vld1q_u8(w + (i / 4) * gstride + b * 64 + (i % 4) * 16);
+    int8x16_t xv[NT];
+#pragma GCC unroll 8
+    for (int j = 0; j < NT; ++j) xv[j] = vld1q_s8(a.x + (t + j) * a.ldxp + b * 16);
+    step<0>(acc, raw, xv);
+    step<1>(acc, raw, xv);
+    step<2>(acc, raw, xv);
+    step<3>(acc, raw, xv);
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < MU; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NT; ++j) store_unit(a, acc[i][j], g * 16 + i * 4, t + j);
+}
+
+BITLIN_TARGET_DOTPROD inline void gemm(const kernel_args& a, index_t g0, index_t g1, index_t t0,
+                                       index_t t1) {
+  static_assert(detail::i2_tiles::row_block == 16 && detail::i2_tiles::k_block == 16 &&
+                    detail::i2_tiles::tile_bytes == 64,
+                "this kernel reads a 64-byte tile as 4 registers of 4 rows x 16 k");
+  for (index_t g = g0; g < g1; ++g) {
+    index_t t = t0;
+    if (t1 - t0 == 1) {  // GEMV: two row groups' worth of independent chains when possible
+      if (g + 1 < g1) {
+        block<8, 1>(a, g, t);
+        ++g;
+      } else {
+        block<4, 1>(a, g, t);
+      }
+      continue;
+    }
+    for (; t + gemm_nt <= t1; t += gemm_nt) block<gemm_mu, gemm_nt>(a, g, t);
+    for (; t + 2 <= t1; t += 2) block<gemm_mu, 2>(a, g, t);
+    if (t < t1) block<gemm_mu, 1>(a, g, t);
+  }
+}
+
+}  // namespace neon_dotprod_impl
+
+inline detail::kernel_fn gemm_kernel(arch::neon_dotprod) {
+  return &neon_dotprod_impl::gemm;
+}
+
+}  // namespace kernels
+}  // namespace bitlin
+
+#undef BITLIN_TARGET_DOTPROD
+#endif  // BITLIN_HAS_NEON_DOTPROD_KERNEL

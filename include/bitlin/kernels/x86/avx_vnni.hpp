@@ -5,6 +5,10 @@
 // < 2^31 (ternary_gemm_weights::max_cols; 2^28 for K = 2^20), and acc - xsum = sum_k t*x is exact.
 #pragma once
 
+#include "bitlin/config/cpu.hpp"
+
+#if defined(BITLIN_HAS_AVX_VNNI_KERNEL)
+
 #include <immintrin.h>
 
 #include <cstdint>
@@ -42,3 +46,5 @@ inline detail::kernel_fn gemm_kernel(arch::avx_vnni) {
 
 }  // namespace kernels
 }  // namespace bitlin
+
+#endif  // BITLIN_HAS_AVX_VNNI_KERNEL
