@@ -64,13 +64,6 @@ bitlin::thread_pool& pool(int threads) {
   return *p;
 }
 
-// Bytes a decode step must read: every packed ternary projection, its scales and the norms
-// (resident bytes less the embedding table), plus the head, which is the embedding when tied.
-double weight_bytes_per_token(const bitnet_model& m) {
-  double b = static_cast<double>(m.resident_bytes());
-  if (m.config().tie_word_embeddings) return b;           // the table is read once, as the head
-  return b - static_cast<double>(m.embedding().bytes());  // rows looked up, not streamed
-}
 double ternary_weights_per_token(const bitnet_config& c) {
   const double h = static_cast<double>(c.hidden_size), i = static_cast<double>(c.intermediate_size);
   const double q = static_cast<double>(c.q_size()), kv = static_cast<double>(c.kv_size());
@@ -107,8 +100,18 @@ void bm_prefill(benchmark::State& state, index_t tokens, int threads) {
                          benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void bm_decode(benchmark::State& state, int threads) {
-  const bitnet_model& m = model();
+// The same model with the optional 8-bit head (a copy sharing the packed layers).
+const bitnet_model& model_int8_head() {
+  static const bitnet_model m = [] {
+    bitnet_model r = model();
+    r.use_int8_head(true);
+    return r;
+  }();
+  return m;
+}
+
+void bm_decode(benchmark::State& state, int threads, bool int8) {
+  const bitnet_model& m = int8 ? model_int8_head() : model();
   const index_t prompt = 128, window = 256;
   const auto ids = prompt_ids(prompt, 13);
   kv_cache cache = m.new_cache();
@@ -129,21 +132,27 @@ void bm_decode(benchmark::State& state, int threads) {
     next = static_cast<std::int64_t>(argmax(logits.data(), logits.cols()));
   }
   set_model_counters(state, m, 1.0);
-  state.counters["weight_GBps"] = benchmark::Counter(weight_bytes_per_token(m) * 1e-9,
-                                                     benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["weight_GBps"] =
+      benchmark::Counter(static_cast<double>(m.bytes_read_per_token()) * 1e-9,
+                         benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void bm_head(benchmark::State& state, int threads) {
-  const bitnet_model& m = model();
-  const dense_matrix& head = m.head();
+void bm_head(benchmark::State& state, int threads, bool int8) {
+  const dense_matrix& head = model().head();
+  static const int8_head head8(model().head());
   std::vector<float> x(static_cast<std::size_t>(head.cols()), 0.01f),
       y(static_cast<std::size_t>(head.rows()));
+  x[0] = 1.0f;
   for (auto _ : state) {
-    head.multiply(x.data(), 1, head.cols(), y.data(), head.rows(), pool(threads));
+    if (int8)
+      head8.multiply(x.data(), 1, head.cols(), y.data(), head.rows(), pool(threads));
+    else
+      head.multiply(x.data(), 1, head.cols(), y.data(), head.rows(), pool(threads));
     benchmark::DoNotOptimize(y.data());
   }
-  state.counters["GBps"] = benchmark::Counter(static_cast<double>(head.bytes()) * 1e-9,
-                                              benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GBps"] =
+      benchmark::Counter(static_cast<double>(int8 ? head8.bytes() : head.bytes()) * 1e-9,
+                         benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // Keeps the console output and remembers every counter for the closing summary.
@@ -184,15 +193,21 @@ int main(int argc, char** argv) {
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond);
     }
-    const std::string dname = "model/decode/threads:" + std::to_string(t);
-    benchmark::RegisterBenchmark(dname.c_str(), [t](benchmark::State& s) { bm_decode(s, t); })
-        ->UseRealTime()
-        ->MinTime(2.0)
-        ->Unit(benchmark::kMillisecond);
-    const std::string hname = "model/head/threads:" + std::to_string(t);
-    benchmark::RegisterBenchmark(hname.c_str(), [t](benchmark::State& s) { bm_head(s, t); })
-        ->UseRealTime()
-        ->Unit(benchmark::kMillisecond);
+    for (const bool int8 : {false, true}) {
+      const std::string sfx =
+          std::string(int8 ? "_int8head" : "") + "/threads:" + std::to_string(t);
+      const std::string dname = "model/decode" + sfx;
+      benchmark::RegisterBenchmark(dname.c_str(),
+                                   [t, int8](benchmark::State& s) { bm_decode(s, t, int8); })
+          ->UseRealTime()
+          ->MinTime(2.0)
+          ->Unit(benchmark::kMillisecond);
+      const std::string hname = "model/head" + sfx;
+      benchmark::RegisterBenchmark(hname.c_str(),
+                                   [t, int8](benchmark::State& s) { bm_head(s, t, int8); })
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
+    }
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
@@ -206,32 +221,40 @@ int main(int argc, char** argv) {
   std::printf("\n== BitNet-2B-shaped model (%ld layers), kernels %s ==\n",
               static_cast<long>(c.num_hidden_layers), bitlin::isa_name(bitlin::active_isa()));
   if (built) {
-    const double bytes = weight_bytes_per_token(model());
-    std::printf("resident model bytes: %.1f MB; weight bytes read per decoded token: %.1f MB\n",
-                static_cast<double>(model().resident_bytes()) / 1e6, bytes / 1e6);
+    const double bytes = static_cast<double>(model().bytes_read_per_token());
+    const double bytes8 = static_cast<double>(model_int8_head().bytes_read_per_token());
+    std::printf(
+        "resident model bytes: %.1f MB; weight bytes read per decoded token: %.1f MB (BF16 head), "
+        "%.1f MB (int8 head)\n",
+        static_cast<double>(model().resident_bytes()) / 1e6, bytes / 1e6, bytes8 / 1e6);
     std::printf("ternary MACs per token: %.3f G\n", ternary_weights_per_token(c) * 1e-9);
     for (int t : {1, 2}) {
       const std::string th = "/threads:" + std::to_string(t);
       const double bw = rep.get("stream_read/536870912", th, "GBps");
       const double peak = rep.get("peak_int8/", th, "GMACs");
-      const double dec = rep.get("model/decode", th, "tokens_per_s");
       const double p128 = rep.get("model/prefill:128", th, "tokens_per_s");
       const double p512 = rep.get("model/prefill:512", th, "tokens_per_s");
-      const double head = rep.get("model/head", th, "GBps");
       std::printf(
-          "threads %d: prefill128 %.2f tok/s, prefill512 %.2f tok/s, decode %.2f tok/s, head GEMV "
-          "%.1f GB/s\n",
-          t, p128, p512, dec, head);
-      if (bw > 0 && dec > 0) {
-        const double limit = bw * 1e9 / bytes;
-        std::printf(
-            "  decode: DRAM read %.1f GB/s -> limit %.2f tok/s; achieved %.1f%% (target 85%%)\n",
-            bw, limit, 100.0 * dec / limit);
+          "threads %d: prefill128 %.2f tok/s, prefill512 %.2f tok/s, DRAM read %.1f GB/s, int8 "
+          "peak %.1f GMAC/s\n",
+          t, p128, p512, bw, peak);
+      for (const bool int8 : {false, true}) {
+        const std::string sfx = std::string(int8 ? "_int8head" : "") + th;
+        const double dec = rep.get("model/decode" + sfx, "", "tokens_per_s");
+        const double head = rep.get("model/head" + sfx, "", "GBps");
+        const double b = int8 ? bytes8 : bytes;
+        if (bw > 0 && dec > 0) {
+          const double limit = bw * 1e9 / b;
+          std::printf(
+              "  decode (%s head): %.2f tok/s; limit %.2f tok/s -> %.1f%% (target 85%%); head GEMV "
+              "%.1f GB/s\n",
+              int8 ? "int8" : "BF16", dec, limit, 100.0 * dec / limit, head);
+        }
       }
       if (peak > 0 && p512 > 0) {
         const double macs = p512 * ternary_weights_per_token(c) * 1e-9;
-        std::printf("  prefill512: %.1f GMAC/s of int8 peak %.1f GMAC/s = %.1f%% (target 40%%)\n",
-                    macs, peak, 100.0 * macs / peak);
+        std::printf("  prefill512: %.1f GMAC/s = %.1f%% of int8 peak (target 40%%)\n", macs,
+                    100.0 * macs / peak);
       }
     }
     std::printf(

@@ -37,6 +37,7 @@ const char* const usage_text =
     "  --threads T          worker threads (default 1)\n"
     "  --isa NAME           kernel code path (scalar, avx2, avx512vnni, ...; default: best)\n"
     "  --stop-id ID         stop after generating this token id\n"
+    "  --int8-head          8-bit output head (per-row int8 weights; halves the head's traffic)\n"
     "  --logits-out FILE    write the prompt's logits (F32 [prompt length, vocab], tensor "
     "'logits')\n"
     "  --help               this text\n";
@@ -89,6 +90,7 @@ std::size_t process_rss_bytes() {
 int run(int argc, char** argv) {
   std::string model_dir, config_path, weights, prompt_arg, logits_out, isa_name;
   long long n_new = 16, threads = 1, stop_id = -1;
+  bool int8_head = false;
   bitlin::model::sampling_options so;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -123,6 +125,8 @@ int run(int argc, char** argv) {
       isa_name = value();
     } else if (a == "--stop-id") {
       stop_id = parse_int(value(), "--stop-id");
+    } else if (a == "--int8-head") {
+      int8_head = true;
     } else if (a == "--logits-out") {
       logits_out = value();
     } else {
@@ -146,14 +150,16 @@ int run(int argc, char** argv) {
   const auto t0 = clock::now();
   bitlin::model::load_options lo;
   lo.target = bitlin::active_isa();
+  lo.int8_head = int8_head;
   const bitlin::model::bitnet_model model =
       model_dir.empty() ? bitlin::model::load_bitnet(config_path, split(weights, ','), lo)
                         : bitlin::model::load_bitnet(model_dir, lo);
   const double load_s = std::chrono::duration<double>(clock::now() - t0).count();
   const auto& c = model.config();
-  std::printf("model: %ld layers, hidden %ld, vocab %ld, linear_class %s, kernels %s\n",
+  std::printf("model: %ld layers, hidden %ld, vocab %ld, linear_class %s, kernels %s%s\n",
               static_cast<long>(c.num_hidden_layers), static_cast<long>(c.hidden_size),
-              static_cast<long>(c.vocab_size), c.linear_class.c_str(), bitlin::isa_name(lo.target));
+              static_cast<long>(c.vocab_size), c.linear_class.c_str(), bitlin::isa_name(lo.target),
+              int8_head ? ", int8 head" : "");
 
   bitlin::thread_pool pool(static_cast<int>(threads));
   bitlin::model::sampler s(so);

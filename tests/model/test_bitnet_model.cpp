@@ -84,6 +84,22 @@ TEST_CASE("BitNet forward matches transformers on every fixture model", "[model]
   }
 }
 
+TEST_CASE("the optional 8-bit head keeps the fixture logits in the band", "[model]") {
+  for (const auto& fx : bitlin_test::model_fixtures()) {
+    CAPTURE(fx.tag);
+    load_options opt;
+    opt.int8_head = true;
+    const bitnet_model m = load_bitnet(fx.config, {fx.model}, opt);
+    REQUIRE(m.uses_int8_head());
+    const auto ref = io::safetensors_file::open(fx.ref);
+    const matrix_f logits = m.logits(ref.read<std::int64_t>("input_ids"));
+    const auto lb = logits_band(logits, ref);
+    std::printf("[%s] logits with the int8 head: max %.4f%% median %.4f%% of max|logit|\n",
+                fx.tag.c_str(), 100 * lb.max_rel, 100 * lb.median_rel);
+    CHECK(lb.within());
+  }
+}
+
 TEST_CASE("greedy continuation agrees with transformers", "[model]") {
   for (const auto& fx : bitlin_test::model_fixtures()) {
     CAPTURE(fx.tag);

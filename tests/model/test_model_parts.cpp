@@ -155,3 +155,27 @@ TEST_CASE("random model: shapes, generation and prompt logits", "[model]") {
     CHECK_THROWS_AS(m.forward(&bad, 1, cache), value_error);
   }
 }
+
+TEST_CASE("int8 head: vector path equals the scalar path exactly, and approximates the product",
+          "[model][head]") {
+  std::printf("int8 head vector path: %s\n", int8_head_avx512_supported() ? "avx512vnni" : "none");
+  thread_pool pool(2);
+  for (const index_t rows : {1, 5, 70, 301}) {
+    for (const index_t cols : {1, 63, 64, 65, 200, 2560}) {
+      CAPTURE(rows, cols);
+      const dense_matrix W = dense_matrix::from_f32(
+          random_matrix(rows, cols, 3u + static_cast<unsigned>(rows + cols)));
+      const matrix_f X = random_matrix(3, cols, 17u + static_cast<unsigned>(cols));
+      const int8_head h(W);
+      matrix_f a(3, rows), b(3, rows);
+      h.multiply(X.data(), 3, cols, a.data(), rows, serial(), false);
+      h.multiply(X.data(), 3, cols, b.data(), rows, pool, true);
+      CHECK((a - b).cwiseAbs().maxCoeff() == 0.0f);
+      const matrix_f want = exact_product(W, X);
+      // Two absmax int8 roundings: the error stays a small fraction of the largest output.
+      const double err = (a - want).cwiseAbs().maxCoeff();
+      const double scale = std::max(1.0f, want.cwiseAbs().maxCoeff());
+      CHECK(err <= 0.05 * scale);
+    }
+  }
+}

@@ -469,10 +469,28 @@ class bitnet_model {
 
   kv_cache new_cache() const { return kv_cache(config_.num_hidden_layers, config_.kv_size()); }
 
+  // Switches the output head to (or back from) the 8-bit form: per-row int8 weights and per-token
+  // int8 activations (see int8_head). Off by default because it rounds twice more than the
+  // float head; the embedding lookup keeps using the float table.
+  void use_int8_head(bool on) {
+    if (on && !head8_) head8_ = std::make_shared<const int8_head>(head());
+    if (!on) head8_.reset();
+  }
+  bool uses_int8_head() const { return head8_ != nullptr; }
+
+  // Weight bytes a decode step streams: the layers, the final norm and the head in its current
+  // form (the embedding table is only looked up, except when it is the tied float head).
+  std::size_t bytes_read_per_token() const {
+    std::size_t b = final_norm_.size() * sizeof(float);
+    for (const auto& blk : blocks_) b += blk.bytes();
+    return b + (head8_ ? head8_->bytes() : head().bytes());
+  }
+
   // Bytes of weights held in memory (packed trits, scales, norms, embedding and head).
   std::size_t resident_bytes() const {
     std::size_t b = embed_.bytes() + final_norm_.size() * sizeof(float);
     if (lm_head_) b += lm_head_->bytes();
+    if (head8_) b += head8_->bytes();
     for (const auto& blk : blocks_) b += blk.bytes();
     return b;
   }
@@ -512,7 +530,10 @@ class bitnet_model {
     if (which == logits_for::none) return matrix_f(0, V);
     if (which == logits_for::last && first == 0) h = h.bottomRows(1).eval();
     matrix_f logits(h.rows(), V);
-    head().multiply(h.data(), h.rows(), H, logits.data(), V, ex);
+    if (head8_)
+      head8_->multiply(h.data(), h.rows(), H, logits.data(), V, ex);
+    else
+      head().multiply(h.data(), h.rows(), H, logits.data(), V, ex);
     return logits;
   }
 
@@ -528,6 +549,7 @@ class bitnet_model {
   std::vector<transformer_block> blocks_;
   std::vector<float> final_norm_;
   std::optional<dense_matrix> lm_head_;
+  std::shared_ptr<const int8_head> head8_;
 };
 
 }  // namespace bitlin::model

@@ -20,6 +20,7 @@
 #include "bitlin/core/types.hpp"
 #include "bitlin/gemm/ternary_gemm.hpp"
 #include "bitlin/io/half.hpp"
+#include "bitlin/quant/activation.hpp"
 
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
 #define BITLIN_HEAD_X86 1
@@ -397,6 +398,151 @@ class dense_matrix {
   dense_storage storage_ = dense_storage::f32;
   std::vector<float> f32_;
   std::vector<std::uint16_t> bf16_;
+};
+
+namespace detail {
+
+// acc[t, n] = sum_k xu[t, k] * q[n, k] with xu = x + 128 as unsigned bytes (the form vpdpbusd
+// multiplies); exact in int32 for any K below 2^31 / (255 * 128).
+inline void int8_head_rows_scalar(const std::int8_t* q, index_t k, index_t n0, index_t n1,
+                                  const std::uint8_t* xu, std::int32_t* acc) {
+  for (index_t n = n0; n < n1; ++n) {
+    std::int32_t a = 0;
+    for (index_t i = 0; i < k; ++i) a += static_cast<std::int32_t>(xu[i]) * q[n * k + i];
+    acc[n] = a;
+  }
+}
+
+#if BITLIN_HEAD_X86
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline std::int32_t head_hsum_epi32(
+    __m512i v) {
+  const auto all = static_cast<__mmask16>(0xFFFF);
+  v = _mm512_maskz_add_epi32(all, v, _mm512_shuffle_i32x4(v, v, 0x4E));
+  v = _mm512_maskz_add_epi32(all, v, _mm512_shuffle_i32x4(v, v, 0xB1));
+  __m128i b = _mm512_castsi512_si128(v);
+  b = _mm_add_epi32(b, _mm_shuffle_epi32(b, 0x4E));
+  b = _mm_add_epi32(b, _mm_shuffle_epi32(b, 0xB1));
+  return _mm_cvtsi128_si32(b);
+}
+
+// Four rows per pass share each 64-byte activation load; one vpdpbusd per row per 64 weights.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void int8_head_rows_avx512(
+    const std::int8_t* q, index_t k, index_t n0, index_t n1, const std::uint8_t* xu,
+    std::int32_t* acc) {
+  const index_t kb = k / 64 * 64;
+  const auto tail = static_cast<__mmask64>(k == kb ? 0 : (~0ull >> (64 - (k - kb))));
+  index_t n = n0;
+  for (; n + 4 <= n1; n += 4) {
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    const std::int8_t* w = q + n * k;
+    for (index_t i = 0; i < kb; i += 64) {
+      const __m512i x = _mm512_loadu_si512(xu + i);
+      a0 = _mm512_dpbusd_epi32(a0, x, _mm512_loadu_si512(w + i));
+      a1 = _mm512_dpbusd_epi32(a1, x, _mm512_loadu_si512(w + k + i));
+      a2 = _mm512_dpbusd_epi32(a2, x, _mm512_loadu_si512(w + 2 * k + i));
+      a3 = _mm512_dpbusd_epi32(a3, x, _mm512_loadu_si512(w + 3 * k + i));
+    }
+    if (tail) {
+      const __m512i x = _mm512_maskz_loadu_epi8(tail, xu + kb);
+      a0 = _mm512_dpbusd_epi32(a0, x, _mm512_maskz_loadu_epi8(tail, w + kb));
+      a1 = _mm512_dpbusd_epi32(a1, x, _mm512_maskz_loadu_epi8(tail, w + k + kb));
+      a2 = _mm512_dpbusd_epi32(a2, x, _mm512_maskz_loadu_epi8(tail, w + 2 * k + kb));
+      a3 = _mm512_dpbusd_epi32(a3, x, _mm512_maskz_loadu_epi8(tail, w + 3 * k + kb));
+    }
+    acc[n] = head_hsum_epi32(a0);
+    acc[n + 1] = head_hsum_epi32(a1);
+    acc[n + 2] = head_hsum_epi32(a2);
+    acc[n + 3] = head_hsum_epi32(a3);
+  }
+  for (; n < n1; ++n) {
+    __m512i a0 = _mm512_setzero_si512();
+    const std::int8_t* w = q + n * k;
+    for (index_t i = 0; i < kb; i += 64)
+      a0 = _mm512_dpbusd_epi32(a0, _mm512_loadu_si512(xu + i), _mm512_loadu_si512(w + i));
+    if (tail)
+      a0 = _mm512_dpbusd_epi32(a0, _mm512_maskz_loadu_epi8(tail, xu + kb),
+                               _mm512_maskz_loadu_epi8(tail, w + kb));
+    acc[n] = head_hsum_epi32(a0);
+  }
+}
+#endif
+
+}  // namespace detail
+
+inline bool int8_head_avx512_supported() {
+#if BITLIN_HEAD_X86
+  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+  return ok;
+#else
+  return false;
+#endif
+}
+
+// The optional 8-bit head: each row of the table quantized to int8 with its own scale
+// (absmax, W ~= q * row_scale), and the activations quantized per token to int8 (absmax) before
+// an exact integer dot product. It halves the bytes a BF16 head reads per decoded token; the
+// price is two extra roundings, so it is opt-in and checked against the fixture band.
+class int8_head {
+ public:
+  int8_head() = default;
+  explicit int8_head(const dense_matrix& m) : rows_(m.rows()), cols_(m.cols()) {
+    q_.resize(static_cast<std::size_t>(rows_ * cols_));
+    scale_.resize(static_cast<std::size_t>(rows_));
+    row_sum_.resize(static_cast<std::size_t>(rows_));
+    std::vector<float> row(static_cast<std::size_t>(cols_));
+    for (index_t n = 0; n < rows_; ++n) {
+      m.row(n, row.data());
+      std::int8_t* q = q_.data() + n * cols_;
+      const float s = absmax_quantize_row(row.data(), cols_, q);
+      scale_[static_cast<std::size_t>(n)] = 1.0f / s;
+      std::int32_t sum = 0;
+      for (index_t i = 0; i < cols_; ++i) sum += q[i];
+      row_sum_[static_cast<std::size_t>(n)] = sum;
+    }
+  }
+  index_t rows() const { return rows_; }
+  index_t cols() const { return cols_; }
+  std::size_t bytes() const {
+    return q_.size() + (scale_.size() + row_sum_.size()) * sizeof(float);
+  }
+
+  // Y[t, n] ~= sum_k X[t, k] * W[n, k]; `vectorized` false forces the scalar loop (for tests).
+  void multiply(const float* X, index_t tokens, index_t ldx, float* Y, index_t ldy,
+                const executor& ex = serial(), bool vectorized = true) const {
+    BITLIN_REQUIRE(ldx >= cols_ && ldy >= rows_ && tokens >= 0, shape_error,
+                   "int8_head::multiply: leading dimensions ", ldx, "/", ldy, " too small for ",
+                   rows_, " x ", cols_);
+    std::vector<std::int8_t> xq(static_cast<std::size_t>(cols_));
+    std::vector<std::uint8_t> xu(static_cast<std::size_t>(cols_));
+    std::vector<std::int32_t> acc(static_cast<std::size_t>(rows_));
+    const bool simd = vectorized && int8_head_avx512_supported();
+    for (index_t t = 0; t < tokens; ++t) {
+      const float sx = absmax_quantize_row(X + t * ldx, cols_, xq.data());
+      for (index_t i = 0; i < cols_; ++i)
+        xu[static_cast<std::size_t>(i)] =
+            static_cast<std::uint8_t>(xq[static_cast<std::size_t>(i)] + 128);
+      ex.parallel_for(rows_, 256, [&](index_t n0, index_t n1) {
+        (void)simd;
+#if BITLIN_HEAD_X86
+        if (simd)
+          return detail::int8_head_rows_avx512(q_.data(), cols_, n0, n1, xu.data(), acc.data());
+#endif
+        detail::int8_head_rows_scalar(q_.data(), cols_, n0, n1, xu.data(), acc.data());
+      });
+      float* y = Y + t * ldy;
+      for (index_t n = 0; n < rows_; ++n) {
+        const auto i = static_cast<std::size_t>(n);
+        y[n] = static_cast<float>(acc[i] - 128 * row_sum_[i]) * scale_[i] / sx;
+      }
+    }
+  }
+
+ private:
+  index_t rows_ = 0, cols_ = 0;
+  std::vector<std::int8_t> q_;
+  std::vector<float> scale_;
+  std::vector<std::int32_t> row_sum_;
 };
 
 }  // namespace bitlin::model

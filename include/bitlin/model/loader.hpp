@@ -120,6 +120,8 @@ struct load_options {
   // Storage of the embedding table and head; empty = as in the file (BF16 stays BF16, F16 and F32
   // become F32, both exact).
   std::optional<dense_storage> table_storage;
+  // Use the 8-bit output head (bitnet_model::use_int8_head).
+  bool int8_head = false;
 };
 
 namespace detail {
@@ -251,7 +253,9 @@ inline bitnet_model load_bitnet(const bitnet_config& c, const checkpoint& ck,
                    "\"tie_word_embeddings\" is false)");
     head = detail::read_table(ck, "lm_head.weight", c.vocab_size, H, opt);
   }
-  return bitnet_model(c, std::move(embed), std::move(blocks), std::move(norm), std::move(head));
+  bitnet_model m(c, std::move(embed), std::move(blocks), std::move(norm), std::move(head));
+  m.use_int8_head(opt.int8_head);
+  return m;
 }
 
 // A Hugging Face model directory (config.json + model.safetensors or an index with shards).
