@@ -7,11 +7,13 @@
 // with learned norm weights normalize themselves and call forward_quantized.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "bitlin/gemm/ternary_gemm.hpp"
 #include "bitlin/kernels/reference.hpp"
 #include "bitlin/pack/binary_b1.hpp"
 #include "bitlin/pack/ternary_i2.hpp"
@@ -71,6 +73,12 @@ class bit_linear {
   const std::vector<float>& bias() const { return bias_; }
   const options& config() const { return opt_; }
   matrix_i8 weights() const { return unpack_matrix(packed_); }
+  // Ternary weights whose scales cover whole rows (per tensor, per row, groups of rows) also live
+  // in the fast kernels' layout; forward_quantized then uses ternary_gemm_f32 whenever the
+  // activation scales cover whole tokens, and the reference path otherwise.
+  bool has_fast_kernel() const { return fast_ != nullptr; }
+  // Executor for the fast path (default serial()); it must outlive the calls that use it.
+  void set_executor(const executor& ex) { exec_ = &ex; }
 
   // Normalize (if configured) and quantize activations the way forward does.
   quantized_activations quantize_input(const Eigen::Ref<const matrix_f>& x) const {
@@ -91,7 +99,24 @@ class bit_linear {
     BITLIN_REQUIRE(y.rows() == xq.q.rows() && y.cols() == out_features(), shape_error,
                    "bit_linear: output is ", y.rows(), " x ", y.cols(), ", expected ", xq.q.rows(),
                    " x ", out_features());
-    y = reference_bitlinear_matmul(xq, weights(), scales_, bias_.empty() ? nullptr : bias_.data());
+    const float* bias = bias_.empty() ? nullptr : bias_.data();
+    if (fast_ && xq.layout.whole_rows() && xq.layout.rows == xq.q.rows() &&
+        static_cast<index_t>(xq.scales.size()) == xq.layout.size()) {
+      std::vector<float> act_scale(static_cast<std::size_t>(xq.q.rows()));
+      for (index_t t = 0; t < xq.q.rows(); ++t)
+        act_scale[static_cast<std::size_t>(t)] =
+            xq.scales[static_cast<std::size_t>(xq.layout.index(t, 0))];
+      gemm_epilogue ep;
+      ep.act_scale = act_scale.data();
+      ep.weight_scale = scales_.values.data();
+      ep.rows_per_scale_group = scales_.layout.group_rows;
+      ep.convention = scales_.convention;
+      ep.bias = bias;
+      ternary_gemm_f32(*fast_, xq.q.data(), xq.q.rows(), xq.q.outerStride(), ep, y.data(),
+                       y.outerStride(), *exec_);
+      return;
+    }
+    y = reference_bitlinear_matmul(xq, weights(), scales_, bias);
   }
 
   void forward(const Eigen::Ref<const matrix_f>& x, Eigen::Ref<matrix_f> y) const {
@@ -115,12 +140,18 @@ class bit_linear {
         BITLIN_REQUIRE(std::isfinite(bias_[i]), value_error, "bit_linear: bias ", i, " is ",
                        bias_[i]);
     }
+    if constexpr (std::is_same_v<WeightKind, ternary>) {
+      if (scales_.layout.whole_rows() && q.rows() > 0 && q.cols() <= ternary_gemm_weights::max_cols)
+        fast_ = std::make_shared<const ternary_gemm_weights>(q);
+    }
   }
 
   packed_matrix<format> packed_;
   weight_scales scales_;
   std::vector<float> bias_;
   options opt_;
+  std::shared_ptr<const ternary_gemm_weights> fast_;  // null: reference path only
+  const executor* exec_ = &serial();
 };
 
 }  // namespace bitlin

@@ -1,0 +1,132 @@
+// bit_linear's fast path (ternary_gemm_f32) against its reference path
+// (reference_bitlinear_matmul) for every scale layout the fast path takes, and the fallbacks.
+#include <bitlin/bitlin.hpp>
+#include <bitlin/gemm/ternary_gemm.hpp>
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "catch.hpp"
+
+using namespace bitlin;
+
+namespace {
+
+matrix_f randn(index_t r, index_t c, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d;
+  matrix_f m(r, c);
+  for (index_t i = 0; i < m.size(); ++i) m.data()[i] = d(rng);
+  return m;
+}
+
+// Largest distance in ulps between two float matrices of the same shape.
+int max_ulps(const matrix_f& a, const matrix_f& b) {
+  int worst = 0;
+  for (index_t i = 0; i < a.size(); ++i) {
+    std::int32_t x, y;
+    std::memcpy(&x, a.data() + i, 4);
+    std::memcpy(&y, b.data() + i, 4);
+    if (a.data()[i] == b.data()[i]) continue;  // also +0 == -0
+    worst = std::max(worst, std::abs(x - y));
+  }
+  return worst;
+}
+
+// The layer's integer sums are exact on both paths and the epilogue performs the same IEEE
+// operations, so the outputs are identical; only a build of this test with FMA enabled may fuse
+// "q * ws + bias" on the fast path (multiply convention with bias): at most 1 ulp.
+void require_same(const matrix_f& fast, const matrix_f& ref) {
+#if defined(__FMA__)
+  REQUIRE(max_ulps(fast, ref) <= 1);
+#else
+  REQUIRE(max_ulps(fast, ref) == 0);
+#endif
+}
+
+template <class Layer>
+matrix_f reference_of(const Layer& layer, const quantized_activations& xq) {
+  return reference_bitlinear_matmul(xq, layer.weights(), layer.scales(),
+                                    layer.bias().empty() ? nullptr : layer.bias().data());
+}
+
+}  // namespace
+
+TEST_CASE("bit_linear fast and reference paths agree for whole-row weight scales") {
+  const index_t out = 70, in = 133;
+  const matrix_f W = randn(out, in, 1);
+  std::vector<float> bias(out);
+  for (index_t i = 0; i < out; ++i)
+    bias[static_cast<std::size_t>(i)] = 0.01f * static_cast<float>(i) - 0.3f;
+  thread_pool pool(3);
+  for (auto wg : {scale_groups::per_tensor(), scale_groups::per_row(), scale_groups::row_groups(16),
+                  scale_groups::row_groups(7)}) {
+    for (auto ag :
+         {scale_groups::per_row(), scale_groups::per_tensor(), scale_groups::row_groups(2)}) {
+      for (bool with_bias : {false, true}) {
+        bit_linear<>::options opt;
+        opt.weight_groups = wg;
+        opt.act_groups = ag;
+        opt.norm = with_bias ? norm_kind::rms_norm : norm_kind::none;
+        const auto layer = bit_linear<>::from_float(W, with_bias ? bias.data() : nullptr, opt);
+        REQUIRE(layer.has_fast_kernel());
+        for (index_t tokens : {1, 5, 19}) {
+          const matrix_f X = randn(tokens, in, static_cast<std::uint32_t>(10 + tokens));
+          const auto xq = layer.quantize_input(X);
+          matrix_f y(tokens, out);
+          layer.forward_quantized(xq, y);
+          INFO("weight rows/group " << wg.rows_per_group << " act rows/group " << ag.rows_per_group
+                                    << " bias " << with_bias << " tokens " << tokens);
+          require_same(y, reference_of(layer, xq));
+          auto threaded = layer;
+          threaded.set_executor(pool);
+          matrix_f y2(tokens, out);
+          threaded.forward_quantized(xq, y2);
+          REQUIRE(y2 == y);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("bit_linear fast path with the multiply convention (quantized weights)") {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> d(-1, 1);
+  const index_t out = 33, in = 50;
+  matrix_i8 q(out, in);
+  for (index_t i = 0; i < q.size(); ++i) q.data()[i] = static_cast<std::int8_t>(d(rng));
+  weight_scales ws;
+  ws.layout = scale_layout(out, in, scale_groups::row_groups(4));
+  ws.convention = scale_convention::multiply;
+  for (index_t g = 0; g < ws.layout.size(); ++g)
+    ws.values.push_back(0.5f + 0.1f * static_cast<float>(g));
+  std::vector<float> bias(out, -0.125f);
+  const auto layer = bit_linear<>::from_quantized(q, ws, bias.data());
+  REQUIRE(layer.has_fast_kernel());
+  const matrix_f X = randn(6, in, 3);
+  const auto xq = layer.quantize_input(X);
+  matrix_f y(6, out);
+  layer.forward_quantized(xq, y);
+  require_same(y, reference_of(layer, xq));
+}
+
+TEST_CASE("bit_linear keeps the reference path where the fast one does not apply") {
+  const matrix_f W = randn(20, 64, 4), X = randn(3, 64, 5);
+  // Weight scales blocked along K: no fast kernel.
+  bit_linear<>::options kb;
+  kb.weight_groups = scale_groups::k_blocks(16);
+  const auto blocked = bit_linear<>::from_float(W, nullptr, kb);
+  CHECK_FALSE(blocked.has_fast_kernel());
+  // Activation scales blocked along K: fast kernel present but not used for this input.
+  bit_linear<>::options ak;
+  ak.act_groups = scale_groups::k_blocks(32);
+  const auto layer = bit_linear<>::from_float(W, nullptr, ak);
+  CHECK(layer.has_fast_kernel());
+  const auto xq = layer.quantize_input(X);
+  matrix_f y(3, 20);
+  layer.forward_quantized(xq, y);
+  CHECK(y == reference_of(layer, xq));
+  // Binary weights: reference path.
+  CHECK_FALSE(bit_linear<binary>::from_float(W).has_fast_kernel());
+}
