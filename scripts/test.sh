@@ -3,44 +3,76 @@
 #
 #  1. installs missing Debian packages (scripts/setup.sh)
 #  2. clang++-14 build of every test with warnings as errors (preset "clang"), and runs them
-#  3. AArch64 cross build (preset "aarch64"), tests run under qemu-aarch64-static
+#  3. AArch64 cross build (preset "aarch64"), tests and examples run under qemu-aarch64-static
 #  4. g++ Release build of everything (preset "release") and its full ctest run: unit tests,
 #     examples, package consumers (find_package after install, add_subdirectory) and the kernel
 #     tests again under qemu as a Haswell (AVX2) and a baseline x86-64 CPU
 #
-# The g++ run comes last so the output ends with its ctest summary. Any failure exits non-zero.
+# A failing step does not hide the others: every stage runs (a stage stops at its own first failed
+# step), failures are listed at the end and the exit status is non-zero. The g++ run comes last,
+# so a passing run ends with its ctest summary.
 # Environment: BITLIN_BUILD_DIR (default <repo>/build), BITLIN_JOBS (default 2),
 # BITLIN_SKIP_CLANG_RUN=1 builds the clang tests without running them.
-set -euo pipefail
+set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 build_root=${BITLIN_BUILD_DIR:-$repo/build}
 jobs=${BITLIN_JOBS:-2}
 start=$SECONDS
+failed=()
 
 step() { printf '\n==> [%4ds] %s\n' $((SECONDS - start)) "$*"; }
+# run <label> <command...>: runs the command, records <label> when it fails.
+run() {
+  local label=$1
+  shift
+  if "$@"; then return 0; fi
+  failed+=("$label")
+  return 1
+}
 
 step "setup: Debian packages"
-bash scripts/setup.sh
-
-step "clang++-14 (-Werror): configure and build the tests"
-cmake --preset clang -B "$build_root/clang"
-cmake --build "$build_root/clang" --target bitlin_tests -j "$jobs"
-if [[ "${BITLIN_SKIP_CLANG_RUN:-0}" != 1 ]]; then
-  step "clang++-14: run the unit tests"
-  ctest --test-dir "$build_root/clang" -j "$jobs" --output-on-failure --no-tests=error \
-    -R '^test_' -E '@'
+if ! run "setup" bash scripts/setup.sh; then
+  echo "test.sh: setup failed" >&2
+  exit 1
 fi
 
-step "AArch64 cross build, tests under qemu-aarch64-static"
-cmake --preset aarch64 -B "$build_root/aarch64"
-cmake --build "$build_root/aarch64" -j "$jobs"
-ctest --test-dir "$build_root/aarch64" -j "$jobs" --output-on-failure --no-tests=error
+clang_stage() {
+  step "clang++-14 (-Werror): configure and build the tests"
+  run "clang: configure" cmake --preset clang -B "$build_root/clang" || return
+  run "clang: build" cmake --build "$build_root/clang" --target bitlin_tests -j "$jobs" || return
+  if [[ "${BITLIN_SKIP_CLANG_RUN:-0}" != 1 ]]; then
+    step "clang++-14: run the unit tests"
+    run "clang: ctest" ctest --test-dir "$build_root/clang" -j "$jobs" --output-on-failure \
+      --no-tests=error -R '^test_' -E '@'
+  fi
+}
 
-step "g++ Release: configure and build everything"
-cmake --preset release -B "$build_root/release"
-cmake --build "$build_root/release" -j "$jobs"
+aarch64_stage() {
+  step "AArch64 cross build, tests under qemu-aarch64-static"
+  run "aarch64: configure" cmake --preset aarch64 -B "$build_root/aarch64" || return
+  run "aarch64: build" cmake --build "$build_root/aarch64" -j "$jobs" || return
+  run "aarch64: ctest" ctest --test-dir "$build_root/aarch64" -j "$jobs" --output-on-failure \
+    --no-tests=error
+}
 
-step "g++ Release: ctest (unit tests, examples, package consumers, older-x86 qemu runs)"
-ctest --test-dir "$build_root/release" -j "$jobs" --output-on-failure --no-tests=error
+release_stage() {
+  step "g++ Release: configure and build everything"
+  run "release: configure" cmake --preset release -B "$build_root/release" || return
+  run "release: build" cmake --build "$build_root/release" -j "$jobs" || return
+  step "g++ Release: ctest (unit tests, examples, package consumers, older-x86 qemu runs)"
+  run "release: ctest" ctest --test-dir "$build_root/release" -j "$jobs" --output-on-failure \
+    --no-tests=error
+}
+
+clang_stage
+aarch64_stage
+release_stage
+
+if ((${#failed[@]} > 0)); then
+  printf '\ntest.sh: FAILED after %ds:' $((SECONDS - start)) >&2
+  printf ' [%s]' "${failed[@]}" >&2
+  printf '\n' >&2
+  exit 1
+fi
