@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <functional>
@@ -57,11 +58,38 @@ inline index_t chunk_length(index_t n, index_t grain, int threads) {
 }
 }  // namespace detail
 
+namespace detail {
+inline void spin_pause() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+// Spins until pred() holds or about `micros` microseconds pass; true if pred() held. Handing a
+// job to a sleeping thread costs a futex wake-up (tens of microseconds on a busy machine), as much
+// as a whole hot GEMV, so both sides spin briefly before they block.
+template <class Pred>
+bool spin_until(Pred pred, int micros) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::microseconds(micros);
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (pred()) return true;
+      spin_pause();
+    }
+    if (std::chrono::steady_clock::now() >= end) return pred();
+  }
+}
+}  // namespace detail
+
 // A fixed set of worker threads; the calling thread works too, so thread_pool(2) starts one
-// worker. One parallel_for runs at a time per pool (concurrent callers queue up).
+// worker. One parallel_for runs at a time per pool (concurrent callers queue up). Idle workers
+// spin for up to spin_micros after each job before they sleep (0 disables spinning).
 class thread_pool final : public executor {
  public:
-  explicit thread_pool(int threads) : threads_(threads) {
+  explicit thread_pool(int threads, int spin_micros = 200)
+      : threads_(threads), spin_micros_(spin_micros) {
     BITLIN_REQUIRE(threads >= 1, value_error, "thread_pool: threads must be >= 1, got ", threads);
     workers_.reserve(static_cast<std::size_t>(threads - 1));
     for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
@@ -71,7 +99,7 @@ class thread_pool final : public executor {
   ~thread_pool() override {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
+      stop_.store(true);
     }
     wake_.notify_all();
     for (auto& t : workers_) t.join();
@@ -89,18 +117,21 @@ class thread_pool final : public executor {
       return;
     }
     std::lock_guard<std::mutex> one_job(job_mutex_);
+    job_ = job{&body, n, len, chunks};
+    next_.store(0);
+    error_ = nullptr;
+    busy_.store(static_cast<int>(workers_.size()));
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      job_ = job{&body, n, len, chunks};
-      next_.store(0);
-      error_ = nullptr;
-      busy_ = static_cast<int>(workers_.size());
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     run_chunks();
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return busy_ == 0; });
+    if (!detail::spin_until([this] { return busy_.load(std::memory_order_acquire) == 0; },
+                            spin_micros_)) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_.wait(lock, [this] { return busy_.load(std::memory_order_acquire) == 0; });
+    }
     if (error_) std::rethrow_exception(error_);
   }
 
@@ -127,32 +158,36 @@ class thread_pool final : public executor {
   void worker_loop() const {
     unsigned long long seen = 0;
     for (;;) {
-      {
+      const auto ready = [&] {
+        return stop_.load(std::memory_order_acquire) ||
+               generation_.load(std::memory_order_acquire) != seen;
+      };
+      if (!detail::spin_until(ready, spin_micros_)) {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-        if (stop_) return;
-        seen = generation_;
+        wake_.wait(lock, ready);
       }
+      if (stop_.load()) return;
+      seen = generation_.load(std::memory_order_acquire);
       run_chunks();
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        --busy_;
+      if (busy_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(mutex_);  // pairs with the caller's predicate check
+        done_.notify_one();
       }
-      done_.notify_one();
     }
   }
 
   int threads_;
+  int spin_micros_;
   std::vector<std::thread> workers_;
   mutable std::mutex job_mutex_;  // serializes parallel_for calls
-  mutable std::mutex mutex_;      // guards the fields below
+  mutable std::mutex mutex_;      // for sleeping and waking, and error_
   mutable std::condition_variable wake_, done_;
-  mutable job job_;
+  mutable job job_;  // published by the release increment of generation_
   mutable std::atomic<index_t> next_{0};
   mutable std::exception_ptr error_;
-  mutable int busy_ = 0;
-  mutable unsigned long long generation_ = 0;
-  bool stop_ = false;
+  mutable std::atomic<int> busy_{0};
+  mutable std::atomic<unsigned long long> generation_{0};
+  std::atomic<bool> stop_{false};
 };
 
 #if defined(_OPENMP)
