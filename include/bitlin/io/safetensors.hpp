@@ -478,10 +478,16 @@ class safetensors_file {
     const std::uint64_t data_size = size - data_start_;
 
     // The JSON parser keeps the last of duplicate keys silently; a repeated tensor name means two
-    // writers disagreed, so it is an error here.
+    // writers disagreed, so it is an error here. A valid header nests three levels at most
+    // (header, entry, shape); stopping deeper nesting early bounds the memory a hostile header
+    // can make the parser allocate.
     std::set<std::string> seen;
     std::string duplicate;
     auto on_event = [&](int depth, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
+      if ((ev == nlohmann::json::parse_event_t::object_start ||
+           ev == nlohmann::json::parse_event_t::array_start) &&
+          depth >= 3)
+        fail("header nests JSON deeper than a safetensors header can (tensor entry > shape)");
       if (ev == nlohmann::json::parse_event_t::key && depth == 1 && duplicate.empty() &&
           !seen.insert(parsed.get<std::string>()).second)
         duplicate = parsed.get<std::string>();
