@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <mutex>
@@ -84,13 +85,16 @@ bool spin_until(Pred pred, int micros) {
 }  // namespace detail
 
 // A fixed set of worker threads; the calling thread works too, so thread_pool(2) starts one
-// worker. One parallel_for runs at a time per pool (concurrent callers queue up). Idle workers
-// spin for up to spin_micros after each job before they sleep (0 disables spinning).
+// worker. One parallel_for runs at a time per pool (concurrent callers queue up). Chunks are
+// claimed through one atomic ticket (job generation | chunk count | next chunk), so the caller
+// waits only for chunks to finish, never for a descheduled worker to check in. Idle workers spin
+// for up to spin_micros after each job before they sleep (0 disables spinning).
 class thread_pool final : public executor {
  public:
-  explicit thread_pool(int threads, int spin_micros = 200)
+  explicit thread_pool(int threads, int spin_micros = 50)
       : threads_(threads), spin_micros_(spin_micros) {
-    BITLIN_REQUIRE(threads >= 1, value_error, "thread_pool: threads must be >= 1, got ", threads);
+    BITLIN_REQUIRE(threads >= 1 && threads <= max_threads, value_error,
+                   "thread_pool: threads must be in [1, ", max_threads, "], got ", threads);
     workers_.reserve(static_cast<std::size_t>(threads - 1));
     for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
   }
@@ -117,62 +121,66 @@ class thread_pool final : public executor {
       return;
     }
     std::lock_guard<std::mutex> one_job(job_mutex_);
-    job_ = job{&body, n, len, chunks};
-    next_.store(0);
+    // chunk_length makes chunks <= 4 * threads + 1, far below the ticket's 20-bit field.
+    body_ = &body;
+    n_ = n;
+    len_ = len;
     error_ = nullptr;
-    busy_.store(static_cast<int>(workers_.size()));
+    done_chunks_.store(0);
+    const std::uint64_t gen = (ticket_.load() >> 40) + 1;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      generation_.fetch_add(1, std::memory_order_release);
+      ticket_.store((gen << 40) | (static_cast<std::uint64_t>(chunks) << 20));
     }
     wake_.notify_all();
-    run_chunks();
-    if (!detail::spin_until([this] { return busy_.load(std::memory_order_acquire) == 0; },
-                            spin_micros_)) {
+    run_chunks(gen);
+    const auto finished = [&] { return done_chunks_.load() == chunks; };
+    if (!detail::spin_until(finished, spin_micros_)) {
       std::unique_lock<std::mutex> lock(mutex_);
-      done_.wait(lock, [this] { return busy_.load(std::memory_order_acquire) == 0; });
+      done_.wait(lock, finished);
     }
     if (error_) std::rethrow_exception(error_);
   }
 
  private:
-  struct job {
-    const std::function<void(index_t, index_t)>* body = nullptr;
-    index_t n = 0, len = 0, chunks = 0;
-  };
+  static constexpr int max_threads = 1 << 16;
+  static constexpr std::uint64_t field = (1u << 20) - 1;
 
-  void run_chunks() const {
+  // Claims and runs chunks of job `gen` until none is left (or a newer job replaced it). A claimed
+  // chunk keeps its job alive: the caller does not return before every chunk is done.
+  void run_chunks(std::uint64_t gen) const {
+    std::uint64_t t = ticket_.load();
     for (;;) {
-      const index_t c = next_.fetch_add(1);
-      if (c >= job_.chunks) return;
-      const index_t b = c * job_.len, e = std::min(job_.n, b + job_.len);
+      if ((t >> 40) != gen) return;
+      const std::uint64_t chunks = (t >> 20) & field, next = t & field;
+      if (next >= chunks) return;
+      if (!ticket_.compare_exchange_weak(t, t + 1)) continue;
+      const index_t b = static_cast<index_t>(next) * len_, e = std::min(n_, b + len_);
       try {
-        (*job_.body)(b, e);
+        (*body_)(b, e);
       } catch (...) {
         std::lock_guard<std::mutex> lock(mutex_);
         if (!error_) error_ = std::current_exception();
       }
+      if (done_chunks_.fetch_add(1) + 1 == static_cast<index_t>(chunks)) {
+        std::lock_guard<std::mutex> lock(mutex_);  // pairs with the caller's predicate check
+        done_.notify_one();
+      }
+      t = ticket_.load();
     }
   }
 
   void worker_loop() const {
-    unsigned long long seen = 0;
+    std::uint64_t seen = 0;
     for (;;) {
-      const auto ready = [&] {
-        return stop_.load(std::memory_order_acquire) ||
-               generation_.load(std::memory_order_acquire) != seen;
-      };
+      const auto ready = [&] { return stop_.load() || (ticket_.load() >> 40) != seen; };
       if (!detail::spin_until(ready, spin_micros_)) {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, ready);
       }
       if (stop_.load()) return;
-      seen = generation_.load(std::memory_order_acquire);
-      run_chunks();
-      if (busy_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        std::lock_guard<std::mutex> lock(mutex_);  // pairs with the caller's predicate check
-        done_.notify_one();
-      }
+      seen = ticket_.load() >> 40;
+      run_chunks(seen);
     }
   }
 
@@ -182,11 +190,12 @@ class thread_pool final : public executor {
   mutable std::mutex job_mutex_;  // serializes parallel_for calls
   mutable std::mutex mutex_;      // for sleeping and waking, and error_
   mutable std::condition_variable wake_, done_;
-  mutable job job_;  // published by the release increment of generation_
-  mutable std::atomic<index_t> next_{0};
+  // The current job; written before its ticket is published (sequentially consistent atomics).
+  mutable const std::function<void(index_t, index_t)>* body_ = nullptr;
+  mutable index_t n_ = 0, len_ = 0;
   mutable std::exception_ptr error_;
-  mutable std::atomic<int> busy_{0};
-  mutable std::atomic<unsigned long long> generation_{0};
+  mutable std::atomic<std::uint64_t> ticket_{0};  // generation << 40 | chunks << 20 | next
+  mutable std::atomic<index_t> done_chunks_{0};
   std::atomic<bool> stop_{false};
 };
 
