@@ -316,6 +316,15 @@ TEST_CASE("files written and opened from disk", "[safetensors]") {
     CHECK(g.read_matrix<float>("m") == m);
     CHECK(g.metadata().at("k") == "v");
   }
+  {
+    // Read into memory instead of mapped: same content, and independent of the file afterwards.
+    auto f = safetensors_file::open(path, load_mode::read);
+    CHECK(f.file_size() == w.to_bytes().size());
+    write_file(path, bytes_t{1, 2, 3});
+    CHECK(f.read_matrix_f32("m") == m);
+    CHECK(std::memcmp(f.raw("ids"), ids, sizeof ids) == 0);
+    CHECK_THROWS_AS(safetensors_file::open(path, load_mode::read), bitlin::format_error);
+  }
   std::filesystem::remove(path);
 
   const std::string missing = temp_path("does_not_exist.safetensors");
@@ -353,6 +362,10 @@ TEST_CASE("a file truncated by one byte fails cleanly", "[safetensors]") {
   CHECK_THROWS_AS(safetensors_file::open(path), bitlin::format_error);
   write_file(path, bytes_t());
   CHECK_THROWS_AS(safetensors_file::open(path), bitlin::format_error);
+  CHECK_THROWS_AS(safetensors_file::open(path, load_mode::read), bitlin::format_error);
+  write_file(path, bytes);
+  const std::string rmsg = message_of([&] { (void)safetensors_file::open(path, load_mode::read); });
+  CHECK(contains(rmsg, "truncated"));
   std::filesystem::remove(path);
 }
 

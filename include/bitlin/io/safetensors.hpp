@@ -8,9 +8,10 @@
 // and every violation is a bitlin::format_error naming the file, the tensor and the problem. After
 // open() succeeds, any access within a tensor's reported extent is in bounds.
 //
-// Files are memory-mapped read-only on POSIX (read into memory elsewhere or if mapping fails), so
-// opening a multi-gigabyte checkpoint costs nothing until tensors are read. Tensor data need not be
-// aligned in the file, so typed access copies out with memcpy. Big-endian hosts are not supported.
+// Files are memory-mapped read-only on POSIX (read into memory with load_mode::read, elsewhere, or
+// if mapping fails), so opening a multi-gigabyte checkpoint costs nothing until tensors are read.
+// Tensor data need not be aligned in the file, so typed access copies out with memcpy. Big-endian
+// hosts are not supported.
 #pragma once
 
 #include <bitlin/core/error.hpp>
@@ -45,6 +46,11 @@
 namespace bitlin::io {
 
 enum class dtype { f32, f16, bf16, i8, u8, i32, i64 };
+
+// How open() gets at the bytes. map: lazily, sharing the page cache (the default; a file truncated
+// by another process while mapped raises SIGBUS on access). read: copied into memory up front,
+// immune to later changes of the file. Where mmap is unavailable or fails, map behaves as read.
+enum class load_mode { map, read };
 
 inline std::size_t dtype_size(dtype t) {
   switch (t) {
@@ -203,7 +209,7 @@ class file_bytes {
 #endif
   }
 
-  static file_bytes load(const std::string& path) {
+  static file_bytes load(const std::string& path, load_mode mode) {
 #ifdef BITLIN_IO_HAVE_MMAP
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -225,7 +231,8 @@ class file_bytes {
     const auto size = static_cast<std::size_t>(st.st_size);
     file_bytes out;
     if (size == 0) return out;
-    void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    void* p =
+        mode == load_mode::map ? ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
     if (p != MAP_FAILED) {
       out.map_ = static_cast<const std::uint8_t*>(p);
       out.map_size_ = size;
@@ -246,6 +253,7 @@ class file_bytes {
     out.vec_.resize(got);
     return out;
 #else
+    (void)mode;
     std::ifstream in(path, std::ios::binary | std::ios::ate);
     if (!in) throw error(::bitlin::detail::concat("cannot open safetensors file '", path, "'"));
     const std::streamoff size = in.tellg();
@@ -281,9 +289,9 @@ class safetensors_file {
   // A header larger than this is taken as a corrupt length field rather than allocated and parsed.
   static constexpr std::uint64_t max_header_bytes = std::uint64_t{100} << 20;
 
-  static safetensors_file open(const std::string& path) {
+  static safetensors_file open(const std::string& path, load_mode mode = load_mode::map) {
     detail::require_little_endian();
-    return safetensors_file(detail::file_bytes::load(path), path);
+    return safetensors_file(detail::file_bytes::load(path, mode), path);
   }
   static safetensors_file from_bytes(std::vector<std::uint8_t> bytes,
                                      std::string name = "<memory>") {
