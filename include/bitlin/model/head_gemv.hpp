@@ -110,13 +110,14 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m512 head_load16(
     const std::uint16_t* w) {
   return head_widen_bf16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)));
 }
+// Through memory: GCC 12 warns falsely (-Wmaybe-uninitialized) on the lane-shuffle intrinsics,
+// and once per output the cost does not matter.
 __attribute__((target("avx512f,avx512bw,avx512vl"))) inline float head_hsum512(__m512 v) {
-  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x4E));  // + the other 256-bit half
-  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0xB1));  // + the neighbouring 128-bit lane
-  __m128 b = _mm512_castps512_ps128(v);
-  b = _mm_add_ps(b, _mm_movehl_ps(b, b));
-  b = _mm_add_ss(b, _mm_movehdup_ps(b));
-  return _mm_cvtss_f32(b);
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, v);
+  float s = 0.0f;
+  for (int i = 0; i < 8; ++i) s += lanes[i] + lanes[i + 8];
+  return s;
 }
 
 // RB rows x TB tokens per block: each weight vector loaded once feeds TB tokens, and RB independent
@@ -180,6 +181,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void dense_block_bf16_avx51
   for (int r = 0; r < RB; ++r)
     for (int t = 0; t < TB; ++t) acc_e[r][t] = acc_o[r][t] = _mm512_setzero_ps();
   const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+  const auto all = static_cast<__mmask16>(0xFFFF);  // maskz forms: see head_widen_bf16
   for (index_t b = 0; b < blocks; ++b) {
     __m512 xe[TB], xo[TB];
     for (int t = 0; t < TB; ++t) {
@@ -188,8 +190,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void dense_block_bf16_avx51
     }
     for (int r = 0; r < RB; ++r) {
       const __m512i w = _mm512_loadu_si512(W + (n + r) * k + 32 * b);
-      const __m512 we = _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
-      const __m512 wo = _mm512_castsi512_ps(_mm512_and_si512(w, high));
+      const __m512 we = _mm512_castsi512_ps(_mm512_maskz_slli_epi32(all, w, 16));
+      const __m512 wo = _mm512_castsi512_ps(_mm512_maskz_and_epi32(all, w, high));
       for (int t = 0; t < TB; ++t) {
         acc_e[r][t] = _mm512_fmadd_ps(we, xe[t], acc_e[r][t]);
         acc_o[r][t] = _mm512_fmadd_ps(wo, xo[t], acc_o[r][t]);
@@ -414,15 +416,14 @@ inline void int8_head_rows_scalar(const std::int8_t* q, index_t k, index_t n0, i
 }
 
 #if BITLIN_HEAD_X86
+// Through memory: GCC 12 warns falsely (-Wmaybe-uninitialized) on the shuffle intrinsics.
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline std::int32_t head_hsum_epi32(
     __m512i v) {
-  const auto all = static_cast<__mmask16>(0xFFFF);
-  v = _mm512_maskz_add_epi32(all, v, _mm512_shuffle_i32x4(v, v, 0x4E));
-  v = _mm512_maskz_add_epi32(all, v, _mm512_shuffle_i32x4(v, v, 0xB1));
-  __m128i b = _mm512_castsi512_si128(v);
-  b = _mm_add_epi32(b, _mm_shuffle_epi32(b, 0x4E));
-  b = _mm_add_epi32(b, _mm_shuffle_epi32(b, 0xB1));
-  return _mm_cvtsi128_si32(b);
+  alignas(64) std::int32_t lanes[16];
+  _mm512_store_si512(lanes, v);
+  std::int32_t s = 0;
+  for (std::int32_t x : lanes) s += x;
+  return s;
 }
 
 // Four rows per pass share each 64-byte activation load; one vpdpbusd per row per 64 weights.
