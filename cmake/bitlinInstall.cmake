@@ -6,9 +6,9 @@ include(CMakePackageConfigHelpers)
 set(BITLIN_INSTALL_CMAKEDIR "${CMAKE_INSTALL_DATADIR}/cmake/bitlin"
     CACHE STRING "Where bitlinConfig.cmake is installed, relative to the prefix")
 
+# The whole tree: besides .hpp headers, kernels include textual fragments (.inc) by path.
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/bitlin"
-        DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
-        FILES_MATCHING PATTERN "*.hpp" PATTERN "*.h" PATTERN "*.inl" PATTERN "*.ipp")
+        DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 
 install(TARGETS bitlin EXPORT bitlinTargets)
 install(EXPORT bitlinTargets

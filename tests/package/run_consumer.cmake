@@ -1,7 +1,8 @@
 # Driver for the packaging tests, run as `cmake -DACTION=... -P run_consumer.cmake`.
 #
-# ACTION=install: BUILD_TREE, PREFIX, BUILD_TYPE. Empties PREFIX, installs the build tree into it
-#   and checks that the config file and the headers landed there.
+# ACTION=install: BUILD_TREE, PREFIX, BUILD_TYPE, SOURCE_INCLUDE. Empties PREFIX, installs the
+#   build tree into it and checks that the config files and every file under SOURCE_INCLUDE/bitlin
+#   (headers and the fragments they include) landed there.
 # ACTION=consume: SOURCE_DIR, BINARY_DIR, EXE, GENERATOR, CXX_COMPILER, CXX_FLAGS, BUILD_TYPE and
 #   EXTRA_ARGS (a list of extra configure arguments). Configures the consumer in a fresh BINARY_DIR,
 #   builds it and runs EXE; any failing step fails the test.
@@ -27,7 +28,14 @@ if(ACTION STREQUAL "install")
       message(FATAL_ERROR "install did not produce ${PREFIX}/${f}")
     endif()
   endforeach()
-  message(STATUS "bitlin installed into ${PREFIX}")
+  file(GLOB_RECURSE _headers RELATIVE "${SOURCE_INCLUDE}" "${SOURCE_INCLUDE}/bitlin/*")
+  foreach(f IN LISTS _headers)
+    if(NOT EXISTS "${PREFIX}/include/${f}")
+      message(FATAL_ERROR "install did not produce ${PREFIX}/include/${f}")
+    endif()
+  endforeach()
+  list(LENGTH _headers _count)
+  message(STATUS "bitlin installed into ${PREFIX} (${_count} files under include/bitlin)")
 elseif(ACTION STREQUAL "consume")
   file(REMOVE_RECURSE "${BINARY_DIR}")
   set(_args -S "${SOURCE_DIR}" -B "${BINARY_DIR}" -G "${GENERATOR}"
