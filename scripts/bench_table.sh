@@ -58,7 +58,9 @@ mkdir -p "$out_dir"
 stamp=$(date -u +%Y%m%d-%H%M%S)
 jsons=()
 for ((r = 1; r <= runs; r++)); do
-  json="$out_dir/bench-$stamp$( ((runs > 1)) && echo "-run$r").json"
+  suffix=""
+  if ((runs > 1)); then suffix="-run$r"; fi
+  json="$out_dir/bench-$stamp$suffix.json"
   echo "==> load before run $r/$runs: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs" \
        "(the machine is shared: a high load makes every number, the 2-thread ones most, unreliable)"
   cmd=("$bench" "--benchmark_filter=$filter" "--benchmark_min_time=$min_time"
@@ -72,10 +74,16 @@ done
 table="$out_dir/bench-$stamp.md"
 png="$out_dir/bench-$stamp.png"
 best=()
-((runs > 1)) && best=(--best)
+note=""
+if ((runs > 1)); then
+  best=(--best)
+  note=" (run $runs times; fastest run per benchmark)"
+fi
 {
-  echo "Command: \`${cmd[*]}\`$( ((runs > 1)) && echo " (run $runs times; fastest run per benchmark)")"
+  echo "Command: \`${cmd[*]}\`$note"
   echo
   "$python" "$repo/scripts/bench_table.py" "${jsons[@]}" ${best[@]+"${best[@]}"} --png "$png"
 } | tee "$table"
-echo "==> wrote ${jsons[*]}, $table$( [[ -f $png ]] && echo ", $png")"
+written="${jsons[*]}, $table"
+if [[ -f $png ]]; then written+=", $png"; fi
+echo "==> wrote $written"
