@@ -98,8 +98,5 @@ struct impl_bench {
 std::vector<impl_bench> eigen_benchmarks(kind k, shape s, index tokens, int threads);
 // bitlin_<isa> for every supported ISA, and ref (bench_ternary.cpp).
 std::vector<impl_bench> ternary_benchmarks(kind k, shape s, index tokens, int threads);
-// What the ternary benchmarks could find at compile time (for --help-like diagnostics).
-bool have_bitlin_kernels();
-bool have_reference_kernel();
 
 }  // namespace bitlin_bench

@@ -12,30 +12,11 @@
 
 #include "bench_support.hpp"
 
-#if __has_include(<bitlin/gemm/ternary_gemm.hpp>)
-#include <bitlin/gemm/ternary_gemm.hpp>
-#define BITLIN_BENCH_HAVE_KERNELS 1
-#else
-#define BITLIN_BENCH_HAVE_KERNELS 0
-#endif
-
-#if __has_include(<bitlin/kernels/reference.hpp>)
-#include <bitlin/kernels/reference.hpp>
-#define BITLIN_BENCH_HAVE_REF 1
-#else
-#define BITLIN_BENCH_HAVE_REF 0
-#endif
+#include "bitlin/gemm/ternary_gemm.hpp"
+#include "bitlin/kernels/reference.hpp"
 
 namespace bitlin_bench {
 
-bool have_bitlin_kernels() {
-  return BITLIN_BENCH_HAVE_KERNELS != 0;
-}
-bool have_reference_kernel() {
-  return BITLIN_BENCH_HAVE_REF != 0;
-}
-
-#if BITLIN_BENCH_HAVE_KERNELS || BITLIN_BENCH_HAVE_REF
 namespace {
 
 // Inputs for the current shape, shared by every ISA and token count; replaced when the shape
@@ -46,13 +27,11 @@ struct ternary_data {
   std::vector<std::int8_t> x;      // [512, K]
   std::vector<float> act_scale;    // [512]
   float weight_scale = 0.37f;
-  std::vector<float> y;          // [512, N]
-  std::vector<std::int32_t> yi;  // [512, N]
-#if BITLIN_BENCH_HAVE_KERNELS
+  std::vector<float> y;                                                 // [512, N]
+  std::vector<std::int32_t> yi;                                         // [512, N]
   std::map<int, std::unique_ptr<bitlin::ternary_gemm_weights>> packed;  // by isa
   int cold_isa = -1;
   std::vector<bitlin::ternary_gemm_weights> cold;
-#endif
 };
 
 ternary_data& data_for(shape s) {
@@ -76,9 +55,7 @@ ternary_data& data_for(shape s) {
 }
 
 }  // namespace
-#endif
 
-#if BITLIN_BENCH_HAVE_KERNELS
 namespace {
 
 const bitlin::executor& executor_for(int threads) {
@@ -135,9 +112,7 @@ void bitlin_bench(benchmark::State& state, bitlin::isa target, kind k, shape s, 
 }
 
 }  // namespace
-#endif
 
-#if BITLIN_BENCH_HAVE_REF
 namespace {
 
 void ref_bench(benchmark::State& state, kind k, shape s, index tokens, int threads) {
@@ -162,11 +137,9 @@ void ref_bench(benchmark::State& state, kind k, shape s, index tokens, int threa
 }
 
 }  // namespace
-#endif
 
 std::vector<impl_bench> ternary_benchmarks(kind k, shape s, index tokens, int threads) {
   std::vector<impl_bench> out;
-#if BITLIN_BENCH_HAVE_REF
   // The reference is far slower than everything else: only one token or a few, and hot weights
   // (a cold reference run would measure the same loop).
   if (k != kind::gemv_cold && tokens <= max_ref_tokens) {
@@ -174,20 +147,12 @@ std::vector<impl_bench> ternary_benchmarks(kind k, shape s, index tokens, int th
                      ref_bench(st, k, s, tokens, threads);
                    }});
   }
-#endif
-#if BITLIN_BENCH_HAVE_KERNELS
   for (bitlin::isa target : bitlin::supported_isas()) {
     out.push_back({std::string("bitlin_") + bitlin::isa_name(target),
                    [target, k, s, tokens, threads](benchmark::State& st) {
                      bitlin_bench(st, target, k, s, tokens, threads);
                    }});
   }
-#else
-  (void)k;
-  (void)s;
-  (void)tokens;
-  (void)threads;
-#endif
   return out;
 }
 

@@ -59,9 +59,6 @@ int main(int argc, char** argv) {
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  if (!have_bitlin_kernels())
-    std::fprintf(stderr,
-                 "bitlin_bench: built without bitlin/gemm/ternary_gemm.hpp; bitlin_* absent\n");
   benchmark::AddCustomContext("cold_set_MiB", std::to_string(cold_set_bytes() >> 20));
   benchmark::AddCustomContext("llc_reported_MiB", std::to_string(last_level_cache_bytes() >> 20));
   benchmark::RunSpecifiedBenchmarks();
