@@ -179,3 +179,43 @@ TEST_CASE("int8 head: vector path equals the scalar path exactly, and approximat
     }
   }
 }
+
+TEST_CASE("vectorized activation quantization is bit-identical to absmax_quantize_row",
+          "[model][quant]") {
+  std::mt19937_64 g(123);
+  std::normal_distribution<float> d(0.0f, 3.0f);
+  std::vector<index_t> lengths;
+  for (index_t k = 0; k <= 70; ++k) lengths.push_back(k);
+  lengths.push_back(2560);
+  lengths.push_back(6912);
+  int rows = 0;
+  for (const index_t k : lengths) {
+    for (int variant = 0; variant < 4; ++variant) {
+      std::vector<float> x(static_cast<std::size_t>(k));
+      for (auto& v : x) v = d(g);
+      if (variant == 1 && k > 0) {
+        // Exact ties after scaling: max |x| = 127 makes s = 1, so x.5 values tie.
+        for (std::size_t i = 0; i < x.size(); ++i)
+          x[i] = static_cast<float>(static_cast<int>(i % 9) - 4) + 0.5f;
+        x[0] = 127.0f;
+      }
+      if (variant == 2) std::fill(x.begin(), x.end(), 0.0f);
+      if (variant == 3)
+        for (auto& v : x) v *= 1e-7f;  // below the 1e-5 floor of max|x|
+      std::vector<std::int8_t> a(x.size() + 1, 77), b(x.size() + 1, 77);
+      const float sa = absmax_quantize_row(x.data(), k, a.data());
+      const float sb = absmax_i8_row(x.data(), k, b.data());
+      CAPTURE(k, variant);
+      CHECK(sa == sb);
+      CHECK(a == b);  // includes the untouched guard byte
+      ++rows;
+    }
+  }
+  CHECK(rows > 0);
+  std::vector<float> bad(40, 1.0f);
+  bad[33] = NAN;
+  std::vector<std::int8_t> q(40);
+  CHECK_THROWS_AS(absmax_i8_row(bad.data(), 40, q.data()), value_error);
+  bad[33] = INFINITY;
+  CHECK_THROWS_AS(absmax_i8_row(bad.data(), 40, q.data()), value_error);
+}

@@ -24,6 +24,7 @@
 #include "bitlin/core/error.hpp"
 #include "bitlin/core/types.hpp"
 #include "bitlin/gemm/ternary_gemm.hpp"
+#include "bitlin/model/act_quant.hpp"
 #include "bitlin/model/config.hpp"
 #include "bitlin/model/head_gemv.hpp"
 #include "bitlin/quant/activation.hpp"
@@ -207,8 +208,7 @@ inline void quantize_rows(const matrix_f& X, matrix_i8& q, std::vector<float>& s
   q.resize(X.rows(), X.cols());
   s.resize(static_cast<std::size_t>(X.rows()));
   for (index_t t = 0; t < X.rows(); ++t)
-    s[static_cast<std::size_t>(t)] =
-        absmax_quantize_row(X.row(t).data(), X.cols(), q.row(t).data());
+    s[static_cast<std::size_t>(t)] = absmax_i8_row(X.row(t).data(), X.cols(), q.row(t).data());
 }
 }  // namespace detail
 
