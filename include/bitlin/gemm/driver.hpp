@@ -65,29 +65,47 @@ inline kernel_fn kernel_of(isa i) {
 constexpr index_t panel_groups = 4;
 constexpr index_t token_block = 96;
 
+// Per-thread buffers reused across calls, so a GEMV allocates nothing (they keep the largest
+// size seen on each calling thread).
+struct gemm_scratch {
+  aligned_vector<std::int8_t> x;
+  std::vector<std::int32_t> xsum;
+  std::vector<float> row_scale, bias;
+};
+inline gemm_scratch& thread_scratch() {
+  static thread_local gemm_scratch s;
+  return s;
+}
+template <class V>
+typename V::value_type* grow(V& v, index_t n) {
+  if (v.size() < static_cast<std::size_t>(n)) v.resize(static_cast<std::size_t>(n));
+  return v.data();
+}
+
 inline void run_gemm(const ternary_gemm_weights& W, const std::int8_t* X, index_t tokens,
                      index_t ldx, kernel_args& a, const executor& ex) {
   const index_t k = W.cols(), kp = W.k_blocks() * i2_tiles::k_block;
   // Zero-padded copy of the activations and their sums (the correction term).
-  aligned_vector<std::int8_t> xp(static_cast<std::size_t>(std::max<index_t>(tokens * kp, 1)));
-  std::vector<std::int32_t> xsum(static_cast<std::size_t>(tokens));
+  gemm_scratch& s = thread_scratch();
+  std::int8_t* xp = grow(s.x, std::max<index_t>(tokens * kp, 1));
+  std::int32_t* xsum = grow(s.xsum, tokens);
   ex.parallel_for(tokens, 16, [&](index_t t0, index_t t1) {
     for (index_t t = t0; t < t1; ++t) {
       const std::int8_t* src = X + t * ldx;
-      std::int8_t* dst = xp.data() + t * kp;
+      std::int8_t* dst = xp + t * kp;
       if (k > 0) std::memcpy(dst, src, static_cast<std::size_t>(k));
       std::memset(dst + k, 0, static_cast<std::size_t>(kp - k));
-      std::int32_t s = 0;
-      for (index_t i = 0; i < k; ++i) s += src[i];
-      xsum[static_cast<std::size_t>(t)] = s;
+      std::int32_t sum = 0;
+      for (index_t i = 0; i < k; ++i) sum += src[i];
+      xsum[t] = sum;
     }
   });
   a.w = W.data();
   a.k_blocks = W.k_blocks();
   a.n = W.rows();
-  a.x = xp.data();
+  a.x = xp;
   a.ldxp = kp;
-  a.xsum = xsum.data();
+  a.xsum = xsum;
   const kernel_fn fn = kernel_of(W.target());
   const index_t groups = W.row_groups();
   const index_t panels = ceil_div(groups, panel_groups);
@@ -139,22 +157,31 @@ inline void ternary_gemm_f32(const ternary_gemm_weights& W, const std::int8_t* X
                  "ternary_gemm_f32: rows_per_scale_group = ", ep.rows_per_scale_group,
                  " is negative");
   const index_t np = W.row_groups() * detail::i2_tiles::row_block;
-  std::vector<float> row_scale(static_cast<std::size_t>(np), 1.0f);
-  if (ep.weight_scale)
-    for (index_t n = 0; n < W.rows(); ++n)
-      row_scale[static_cast<std::size_t>(n)] =
-          ep.weight_scale[ep.rows_per_scale_group == 0 ? 0 : n / ep.rows_per_scale_group];
-  std::vector<float> bias;
+  detail::gemm_scratch& s = detail::thread_scratch();
+  float* row_scale = detail::grow(s.row_scale, np);
+  // Expanded per row, group by group (no division per row: this runs on every call).
+  const index_t n = W.rows();
+  const index_t rpg = ep.rows_per_scale_group == 0 ? n : ep.rows_per_scale_group;
+  if (!ep.weight_scale)
+    std::fill(row_scale, row_scale + n, 1.0f);
+  else if (rpg == 1)
+    std::copy(ep.weight_scale, ep.weight_scale + n, row_scale);
+  else
+    for (index_t r = 0, g = 0; r < n; r += rpg, ++g)
+      std::fill(row_scale + r, row_scale + std::min(n, r + rpg), ep.weight_scale[g]);
+  std::fill(row_scale + n, row_scale + np, 1.0f);
+  float* bias = nullptr;
   if (ep.bias) {
-    bias.assign(static_cast<std::size_t>(np), 0.0f);
-    std::copy(ep.bias, ep.bias + W.rows(), bias.begin());
+    bias = detail::grow(s.bias, np);
+    std::copy(ep.bias, ep.bias + W.rows(), bias);
+    std::fill(bias + W.rows(), bias + np, 0.0f);
   }
   detail::kernel_args a;
   a.yf = y;
   a.ldyf = ldy;
   a.act_scale = ep.act_scale;
-  a.row_scale = row_scale.data();
-  a.bias = ep.bias ? bias.data() : nullptr;
+  a.row_scale = row_scale;
+  a.bias = bias;
   a.multiply = ep.convention == scale_convention::multiply;
   detail::run_gemm(W, X, tokens, ldx, a, ex);
 }

@@ -54,27 +54,41 @@ struct kernel_args {
 // Computes outputs for row groups [g0, g1) and tokens [t0, t1).
 using kernel_fn = void (*)(const kernel_args&, index_t g0, index_t g1, index_t t0, index_t t1);
 
-// The scalar form of the epilogue, shared by the scalar kernel and the SIMD kernels' tails. Every
-// SIMD kernel performs the same IEEE operations in the same order (convert, multiply, divide,
-// multiply, add), so the only source of difference is FMA contraction of `q * ws + bias` by the
-// compiler, which the SIMD kernels avoid (see each kernel) and which changes a result by at most
-// 1 ulp.
+// Keeps the compiler from fusing the product into the following addition (an FMA rounds once
+// where the reference rounds twice). An empty asm makes the value opaque; it costs nothing.
+inline float opaque(float v) {
+#if defined(__GNUC__) && (defined(__x86_64__) || (defined(__i386__) && defined(__SSE__)))
+  __asm__("" : "+x"(v));
+#elif defined(__GNUC__) && defined(__aarch64__)
+  __asm__("" : "+w"(v));
+#elif defined(__GNUC__)
+  __asm__("" : "+m"(v));
+#else
+  volatile float keep = v;
+  v = keep;
+#endif
+  return v;
+}
+
+// The scalar epilogue, shared by the scalar kernel and the SIMD kernels' N tails. The SIMD
+// kernels perform the same IEEE operations in the same order (convert, divide by sx * ws or divide
+// by sx then multiply by ws, add bias) with the same barrier before the addition, so every path
+// gives bit-identical floats, equal to reference_bitlinear_matmul's for whole-row scales.
 inline float apply_epilogue(std::int32_t acc, float sx, float ws, const float* bias, index_t n,
                             bool multiply) {
   float v = static_cast<float>(acc);
-  if (multiply) {
-    v = v / sx;
-    v = v * ws;
-  } else {
+  if (multiply)
+    v = opaque(v / sx * ws);
+  else
     v = v / (sx * ws);
-  }
   if (bias) v = v + bias[n];
   return v;
 }
 
-// The output stage shared by all kernels: `v` holds the final sums (acc - xsum) of rows
-// n0 .. n0+count-1 for token t; rows past N are dropped. Not inlined, so it is compiled once for
-// the baseline target and never inherits a kernel's ISA (no FMA contraction in the epilogue).
+// The output stage for partial register blocks (the N tail) and the scalar kernel: `v` holds the
+// final sums (acc - xsum) of rows n0 .. n0+count-1 for token t; rows past N are dropped. Kept out
+// of line: it is the cold path, and GCC 12 warns falsely about the kernels' staging arrays when
+// it is inlined into them.
 __attribute__((noinline)) inline void store_outputs(const kernel_args& a, const std::int32_t* v,
                                                     int count, index_t n0, index_t t) {
   const index_t m = n0 + count <= a.n ? count : a.n - n0;

@@ -49,16 +49,36 @@ inline void mla(int16x8_t& lo, int16x8_t& hi, int8x16_t w, int8x16_t x) {
   }
 }
 
-inline void store_unit(const kernel_args& a, int32x4_t lo, int32x4_t hi, index_t n0, index_t t) {
-  // lo = [r0 k01, r0 k23, r1 k01, r1 k23], hi likewise for r2, r3.
-  const int32x4_t v = vsubq_s32(vpaddq_s32(lo, hi), vdupq_n_s32(a.xsum[t]));
-  if (a.y && n0 + 4 <= a.n) {
-    vst1q_s32(a.y + t * a.ldy + n0, v);
+// Final sums of rows n0..n0+3 for token t. Full registers store directly (the float epilogue
+// is detail::apply_epilogue's operation sequence with the same barrier against FMA contraction,
+// which AArch64 compilers apply by default); the N tail goes through the shared scalar stage.
+inline void store4(const kernel_args& a, int32x4_t v, index_t n0, index_t t) {
+  if (n0 + 4 <= a.n) {
+    if (a.y) {
+      vst1q_s32(a.y + t * a.ldy + n0, v);
+      return;
+    }
+    float32x4_t f = vcvtq_f32_s32(v);
+    const float32x4_t sx = vdupq_n_f32(a.act_scale[t]);
+    const float32x4_t ws = vld1q_f32(a.row_scale + n0);
+    if (a.multiply) {
+      f = vmulq_f32(vdivq_f32(f, sx), ws);
+      __asm__("" : "+w"(f));
+    } else {
+      f = vdivq_f32(f, vmulq_f32(sx, ws));
+    }
+    if (a.bias) f = vaddq_f32(f, vld1q_f32(a.bias + n0));
+    vst1q_f32(a.yf + t * a.ldyf + n0, f);
     return;
   }
-  std::int32_t tmp[4];
+  std::int32_t tmp[4] = {};
   vst1q_s32(tmp, v);
   detail::store_outputs(a, tmp, 4, n0, t);
+}
+
+inline void store_unit(const kernel_args& a, int32x4_t lo, int32x4_t hi, index_t n0, index_t t) {
+  // lo = [r0 k01, r0 k23, r1 k01, r1 k23], hi likewise for r2, r3.
+  store4(a, vsubq_s32(vpaddq_s32(lo, hi), vdupq_n_s32(a.xsum[t])), n0, t);
 }
 
 // One row group (4 registers) x NT tokens.

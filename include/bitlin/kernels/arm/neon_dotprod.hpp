@@ -17,6 +17,7 @@
 
 #include "bitlin/config/arch.hpp"
 #include "bitlin/gemm/kernel_args.hpp"
+#include "bitlin/kernels/arm/neon.hpp"
 
 #if defined(__ARM_FEATURE_DOTPROD)
 #define BITLIN_TARGET_DOTPROD
@@ -44,14 +45,7 @@ BITLIN_TARGET_DOTPROD inline int8x16_t unpack(uint8x16_t raw) {
 
 BITLIN_TARGET_DOTPROD inline void store_unit(const kernel_args& a, int32x4_t acc, index_t n0,
                                              index_t t) {
-  const int32x4_t v = vsubq_s32(acc, vdupq_n_s32(a.xsum[t]));
-  if (a.y && n0 + 4 <= a.n) {
-    vst1q_s32(a.y + t * a.ldy + n0, v);
-    return;
-  }
-  std::int32_t tmp[4];
-  vst1q_s32(tmp, v);
-  detail::store_outputs(a, tmp, 4, n0, t);
+  neon_impl::store4(a, vsubq_s32(acc, vdupq_n_s32(a.xsum[t])), n0, t);
 }
 
 template <int S, int MU, int NT>

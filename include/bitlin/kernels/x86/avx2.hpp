@@ -37,6 +37,15 @@ namespace kernels {
 #define BITLIN_KX_STORE(p, v) _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v)
 #define BITLIN_KX_DOT(acc, w, x) \
   _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1)))
+#define BITLIN_KX_VECF __m256
+#define BITLIN_KX_CVT_PS(v) _mm256_cvtepi32_ps(v)
+#define BITLIN_KX_SET1_PS(v) _mm256_set1_ps(v)
+#define BITLIN_KX_LOADU_PS(p) _mm256_loadu_ps(p)
+#define BITLIN_KX_STOREU_PS(p, v) _mm256_storeu_ps(p, v)
+#define BITLIN_KX_DIV_PS(a, b) _mm256_div_ps(a, b)
+#define BITLIN_KX_MUL_PS(a, b) _mm256_mul_ps(a, b)
+#define BITLIN_KX_ADD_PS(a, b) _mm256_add_ps(a, b)
+#define BITLIN_KX_FCONSTRAINT(f) "+x"(f)
 #include "bitlin/kernels/x86/detail/tile_kernel.inc"
 
 inline detail::kernel_fn gemm_kernel(arch::avx2) {

@@ -38,6 +38,15 @@ namespace kernels {
 #define BITLIN_KX_STORE(p, v) _mm512_storeu_si512(p, v)
 #define BITLIN_KX_DOT(acc, w, x) \
   _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(w, x), _mm512_set1_epi16(1)))
+#define BITLIN_KX_VECF __m512
+#define BITLIN_KX_CVT_PS(v) _mm512_maskz_cvtepi32_ps(0xFFFF, v)
+#define BITLIN_KX_SET1_PS(v) _mm512_set1_ps(v)
+#define BITLIN_KX_LOADU_PS(p) _mm512_loadu_ps(p)
+#define BITLIN_KX_STOREU_PS(p, v) _mm512_storeu_ps(p, v)
+#define BITLIN_KX_DIV_PS(a, b) _mm512_div_ps(a, b)
+#define BITLIN_KX_MUL_PS(a, b) _mm512_mul_ps(a, b)
+#define BITLIN_KX_ADD_PS(a, b) _mm512_add_ps(a, b)
+#define BITLIN_KX_FCONSTRAINT(f) "+v"(f)
 #include "bitlin/kernels/x86/detail/tile_kernel.inc"
 
 inline detail::kernel_fn gemm_kernel(arch::avx512bw) {

@@ -49,18 +49,32 @@ BITLIN_TARGET_AVX512VNNI inline __m512i unpack(const std::uint8_t* tile, __m512i
     return _mm512_and_si512(_mm512_srli_epi16(raw, 2 * S), mask3);
 }
 
-// Writes the 16 outputs of row group g for token t (masked at the N tail). The float epilogue goes
-// through the shared scalar output stage: it is a small part of the work (16 outputs per 16*K
-// multiply-adds), and there it cannot pick up FMA contraction from this function's target.
+// Writes the 16 outputs of row group g for token t; the N tail goes through the shared scalar
+// output stage. The float epilogue is detail::apply_epilogue's operation sequence, with the same
+// barrier against FMA contraction (`maskz` conversion: GCC 12 warns falsely on the plain one).
 BITLIN_TARGET_AVX512VNNI inline void store_group(const kernel_args& a, __m512i acc, index_t g,
                                                  index_t t) {
   const index_t n0 = g * 16;
   const __m512i v = _mm512_sub_epi32(acc, _mm512_set1_epi32(a.xsum[t]));
-  if (a.y && n0 + 16 <= a.n) {
-    _mm512_storeu_si512(a.y + t * a.ldy + n0, v);
+  if (n0 + 16 <= a.n) {
+    if (a.y) {
+      _mm512_storeu_si512(a.y + t * a.ldy + n0, v);
+      return;
+    }
+    __m512 f = _mm512_maskz_cvtepi32_ps(0xFFFF, v);
+    const __m512 sx = _mm512_set1_ps(a.act_scale[t]);
+    const __m512 ws = _mm512_loadu_ps(a.row_scale + n0);
+    if (a.multiply) {
+      f = _mm512_mul_ps(_mm512_div_ps(f, sx), ws);
+      __asm__("" : "+v"(f));
+    } else {
+      f = _mm512_div_ps(f, _mm512_mul_ps(sx, ws));
+    }
+    if (a.bias) f = _mm512_add_ps(f, _mm512_loadu_ps(a.bias + n0));
+    _mm512_storeu_ps(a.yf + t * a.ldyf + n0, f);
     return;
   }
-  alignas(64) std::int32_t tmp[16];
+  alignas(64) std::int32_t tmp[16] = {};
   _mm512_store_si512(tmp, v);
   detail::store_outputs(a, tmp, 16, n0, t);
 }

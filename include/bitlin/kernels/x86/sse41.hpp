@@ -37,6 +37,15 @@ namespace kernels {
 #define BITLIN_KX_STORE(p, v) _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v)
 #define BITLIN_KX_DOT(acc, w, x) \
   _mm_add_epi32(acc, _mm_madd_epi16(_mm_maddubs_epi16(w, x), _mm_set1_epi16(1)))
+#define BITLIN_KX_VECF __m128
+#define BITLIN_KX_CVT_PS(v) _mm_cvtepi32_ps(v)
+#define BITLIN_KX_SET1_PS(v) _mm_set1_ps(v)
+#define BITLIN_KX_LOADU_PS(p) _mm_loadu_ps(p)
+#define BITLIN_KX_STOREU_PS(p, v) _mm_storeu_ps(p, v)
+#define BITLIN_KX_DIV_PS(a, b) _mm_div_ps(a, b)
+#define BITLIN_KX_MUL_PS(a, b) _mm_mul_ps(a, b)
+#define BITLIN_KX_ADD_PS(a, b) _mm_add_ps(a, b)
+#define BITLIN_KX_FCONSTRAINT(f) "+x"(f)
 #include "bitlin/kernels/x86/detail/tile_kernel.inc"
 
 inline detail::kernel_fn gemm_kernel(arch::sse41) {
