@@ -219,3 +219,32 @@ TEST_CASE("vectorized activation quantization is bit-identical to absmax_quantiz
   bad[33] = INFINITY;
   CHECK_THROWS_AS(absmax_i8_row(bad.data(), 40, q.data()), value_error);
 }
+
+TEST_CASE("vectorized attention agrees with the Eigen path", "[model][attention]") {
+  for (const index_t d : {32, 64, 96, 128, 48}) {
+    for (const index_t pos0 : {0, 1, 13}) {
+      for (const index_t T : {1, 2, 5, 17}) {
+        CAPTURE(d, pos0, T);
+        const index_t L = pos0 + T, ld = 3 * d;  // strided rows, as in the fused qkv / KV cache
+        const matrix_f Q = random_matrix(T, ld, 1u + static_cast<unsigned>(d + T));
+        const matrix_f K = random_matrix(L, ld, 2u + static_cast<unsigned>(L));
+        const matrix_f V = random_matrix(L, ld, 3u + static_cast<unsigned>(L + d));
+        matrix_f O1 = matrix_f::Zero(T, ld), O2 = matrix_f::Zero(T, ld);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+        attend_head({Q.data() + d, ld, K.data() + d, V.data() + d, ld, O1.data() + d, ld, T, pos0,
+                     d, scale},
+                    false);
+        attend_head({Q.data() + d, ld, K.data() + d, V.data() + d, ld, O2.data() + d, ld, T, pos0,
+                     d, scale},
+                    true);
+        CHECK((O1 - O2).cwiseAbs().maxCoeff() <= 1e-5f * std::max(1.0f, O1.cwiseAbs().maxCoeff()));
+        CHECK(O1.leftCols(d).cwiseAbs().maxCoeff() == 0.0f);  // nothing written outside the head
+        CHECK(O2.leftCols(d).cwiseAbs().maxCoeff() == 0.0f);
+        CHECK(O2.rightCols(d).cwiseAbs().maxCoeff() == 0.0f);
+        // The first query of an empty cache sees only itself: its output is its own value row.
+        if (pos0 == 0)
+          CHECK((O2.row(0).segment(d, d) - V.row(0).segment(d, d)).cwiseAbs().maxCoeff() <= 1e-6f);
+      }
+    }
+  }
+}

@@ -25,6 +25,7 @@
 #include "bitlin/core/types.hpp"
 #include "bitlin/gemm/ternary_gemm.hpp"
 #include "bitlin/model/act_quant.hpp"
+#include "bitlin/model/attention.hpp"
 #include "bitlin/model/config.hpp"
 #include "bitlin/model/head_gemv.hpp"
 #include "bitlin/quant/activation.hpp"
@@ -318,38 +319,24 @@ class transformer_block {
   // pos0 + T cached keys; softmax(q k^T / sqrt(d)) v per head, in float.
   void attention(const matrix_f& qkv, const layer_kv& kv, index_t pos0, matrix_f& attn,
                  const executor& ex) const {
-    using cmap = Eigen::Map<const matrix_f, 0, Eigen::OuterStride<>>;
-    using omap = Eigen::Map<matrix_f, 0, Eigen::OuterStride<>>;
-    const index_t T = qkv.rows(), L = pos0 + T, d = head_dim_;
+    const index_t T = qkv.rows(), d = head_dim_;
     const index_t group = heads_ / kv_heads_;
     const float scale = 1.0f / std::sqrt(static_cast<float>(d));
     ex.parallel_for(heads_, 1, [&](index_t h0, index_t h1) {
-      matrix_f S;
       for (index_t h = h0; h < h1; ++h) {
         const index_t g = h / group;
-        cmap Q(qkv.data() + h * d, T, d, Eigen::OuterStride<>(qkv.cols()));
-        cmap K(kv.k.data() + g * d, L, d, Eigen::OuterStride<>(kv.k.cols()));
-        cmap V(kv.v.data() + g * d, L, d, Eigen::OuterStride<>(kv.v.cols()));
-        S.noalias() = Q * K.transpose();
-        for (index_t t = 0; t < T; ++t) {
-          const index_t visible = pos0 + t + 1;
-          float* s = S.row(t).data();
-          float mx = -std::numeric_limits<float>::infinity();
-          for (index_t j = 0; j < visible; ++j) {
-            s[j] *= scale;
-            mx = std::max(mx, s[j]);
-          }
-          float sum = 0.0f;
-          for (index_t j = 0; j < visible; ++j) {
-            s[j] = std::exp(s[j] - mx);
-            sum += s[j];
-          }
-          const float inv = 1.0f / sum;
-          for (index_t j = 0; j < visible; ++j) s[j] *= inv;
-          for (index_t j = visible; j < L; ++j) s[j] = 0.0f;
-        }
-        omap O(attn.data() + h * d, T, d, Eigen::OuterStride<>(attn.cols()));
-        O.noalias() = S * V;
+        attention_args a{qkv.data() + h * d,
+                         qkv.cols(),
+                         kv.k.data() + g * d,
+                         kv.v.data() + g * d,
+                         kv.k.cols(),
+                         attn.data() + h * d,
+                         attn.cols(),
+                         T,
+                         pos0,
+                         d,
+                         scale};
+        attend_head(a);
       }
     });
   }
