@@ -198,8 +198,35 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
+// Without arguments (as the README's demo runs every example): both tiny BitNet models shipped in
+// tests/data, when this build knows where they are.
+int demo(const char* argv0) {
+#ifdef BITLIN_BITNET_DEMO_DATA
+  const std::string dir = BITLIN_BITNET_DEMO_DATA;
+  int rc = 0;
+  for (const char* tag : {"tiny", "tiny_auto"}) {
+    const std::string cfg = dir + "/" + tag + "_config.json",
+                      w = dir + "/" + tag + "_model.safetensors";
+    if (!std::ifstream(cfg).good() || !std::ifstream(w).good()) continue;
+    std::printf("== bitnet_cli --config %s --weights %s --prompt-ids 1,2,3,4,5,6 -n 8\n",
+                cfg.c_str(), w.c_str());
+    std::string a[] = {argv0,          "--config",    cfg,  "--weights", w,
+                       "--prompt-ids", "1,2,3,4,5,6", "-n", "8"};
+    char* args[9];
+    for (int i = 0; i < 9; ++i) args[i] = a[i].data();
+    rc |= run(9, args);
+  }
+  return rc;
+#else
+  (void)argv0;
+  std::cout << usage_text;
+  return 0;
+#endif
+}
+
 int main(int argc, char** argv) {
   try {
+    if (argc == 1) return demo(argv[0]);
     return run(argc, argv);
   } catch (const cli_error& e) {
     std::fprintf(stderr, "bitnet_cli: %s\n", e.what());

@@ -2,7 +2,9 @@
 // Face layout (uint8 [ceil(out/4), in] + weight_scale per projection, config.json updated), with a
 // progress bar. No Python involved.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <random>
 #include <string>
 
 #include "bitlin/model/converter.hpp"
@@ -63,8 +65,41 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
+// Without arguments (as the README's demo runs every example): converts the tiny BitNet model
+// shipped in tests/data to the multiplying scale convention, in a temporary directory.
+int demo(const char* argv0) {
+#ifdef BITLIN_BITNET_DEMO_DATA
+  namespace fs = std::filesystem;
+  const fs::path data(BITLIN_BITNET_DEMO_DATA);
+  if (!fs::exists(data / "tiny_config.json")) return std::cout << usage_text, 0;
+  const std::string tag = std::to_string(std::random_device{}());  // concurrent runs stay apart
+  const fs::path src = fs::temp_directory_path() / ("bitnet_convert_demo_src_" + tag);
+  const fs::path dst = fs::temp_directory_path() / ("bitnet_convert_demo_out_" + tag);
+  fs::create_directories(src);
+  fs::copy_file(data / "tiny_config.json", src / "config.json",
+                fs::copy_options::overwrite_existing);
+  fs::copy_file(data / "tiny_model.safetensors", src / "model.safetensors",
+                fs::copy_options::overwrite_existing);
+  std::printf("== bitnet_convert --model %s --out %s --linear-class autobitlinear\n",
+              src.string().c_str(), dst.string().c_str());
+  std::string a[] = {argv0,        "--model",        src.string(),   "--out",
+                     dst.string(), "--linear-class", "autobitlinear"};
+  char* args[7];
+  for (int i = 0; i < 7; ++i) args[i] = a[i].data();
+  const int rc = run(7, args);
+  fs::remove_all(src);
+  fs::remove_all(dst);
+  return rc;
+#else
+  (void)argv0;
+  std::cout << usage_text;
+  return 0;
+#endif
+}
+
 int main(int argc, char** argv) {
   try {
+    if (argc == 1) return demo(argv[0]);
     return run(argc, argv);
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "bitnet_convert: %s\n", e.what());
