@@ -52,6 +52,8 @@ TEST_CASE("detection agrees with the compiler's guarantees and the lineage") {
   if (f.neon_dotprod) CHECK(f.neon);
   // Whatever the compiler was told the target has, the CPU running the test must have.
   CHECK(isa_supported(compile_time_isa()));
+  for (isa i : all_isas)
+    if (isa_implied_by_flags(i) && detail::isa_compiled(i)) CHECK(isa_supported(i));
 #if defined(__x86_64__)
   CHECK(f.sse41 == static_cast<bool>(__builtin_cpu_supports("sse4.1")));
   CHECK(f.avx2 == static_cast<bool>(__builtin_cpu_supports("avx2")));

@@ -235,9 +235,62 @@ inline const cpu_features& host_cpu_features() {
   return f;
 }
 
+// Whether the compiler flags alone guarantee the ISA (the program cannot run on a CPU without it),
+// so that no detection is needed: compile-time selection.
+constexpr bool isa_implied_by_flags(isa i) {
+  switch (i) {
+    case isa::scalar:
+      return true;
+    case isa::sse41:
+#if defined(__SSSE3__) && defined(__SSE4_1__)
+      return true;
+#else
+      return false;
+#endif
+    case isa::avx2:
+#if defined(__AVX2__)
+      return true;
+#else
+      return false;
+#endif
+    case isa::avx_vnni:
+#if defined(__AVXVNNI__)
+      return true;
+#else
+      return false;
+#endif
+    case isa::avx512bw:
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+      return true;
+#else
+      return false;
+#endif
+    case isa::avx512vnni:
+#if defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VNNI__)
+      return true;
+#else
+      return false;
+#endif
+    case isa::neon:
+#if defined(__aarch64__)
+      return true;
+#else
+      return false;
+#endif
+    case isa::neon_dotprod:
+#if defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
+      return true;
+#else
+      return false;
+#endif
+  }
+  return false;
+}
+
 // Compiled in and runnable on this CPU.
 inline bool isa_supported(isa i) {
   if (!detail::isa_compiled(i)) return false;
+  if (isa_implied_by_flags(i)) return true;
   const cpu_features& f = host_cpu_features();
   switch (i) {
     case isa::scalar:
