@@ -257,6 +257,10 @@ TEST_CASE("bad arguments are reported") {
   std::vector<float> yf(16);
   CHECK_THROWS_AS(ternary_gemm_f32(pw, x.data(), 2, 8, ep, yf.data(), 4), value_error);
   CHECK_THROWS_AS(thread_pool(0), value_error);
+  // K beyond the kernels' int32 bound (256 * K < 2^31) is refused, not wrapped.
+  CHECK_THROWS_AS(
+      ternary_gemm_weights(matrix_i8::Zero(1, ternary_gemm_weights::max_cols + 1), isa::scalar),
+      shape_error);
   // Zero tokens and K = 0 are valid.
   ternary_gemm(pw, x.data(), 0, 8, y.data(), 4);
   const ternary_gemm_weights empty_k(matrix_i8(3, 0), isa::scalar);
