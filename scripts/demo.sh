@@ -3,12 +3,13 @@
 # Release preset, runs every example program, then prints the benchmark table.
 #
 # Hooks:
-#  - examples: every executable directly under <build>/examples is run, in name order; a failing
-#    example stops the demo. Add an example by adding it to examples/ (examples/CMakeLists.txt).
+#  - examples: every ctest test named example_* (examples/CMakeLists.txt, bitlin_add_example) runs
+#    with its registered arguments and its output shown; a failing example stops the demo.
 #  - benchmarks: scripts/bench_table.sh, when present, is called with the release build directory
 #    as its first argument (and BITLIN_BUILD_DIR exported); it runs the benchmark binary and prints
 #    the ratio table.
-# Environment: BITLIN_BUILD_DIR (default <repo>/build), BITLIN_JOBS (default 2).
+# Environment: BITLIN_BUILD_DIR (default <repo>/build), BITLIN_JOBS (default 2),
+# BITLIN_DEMO_SKIP_BENCH=1 stops after the examples.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,17 +26,14 @@ cmake --preset release -B "$build"
 cmake --build "$build" -j "$jobs"
 
 echo "==> examples"
-ran=0
-if [[ -d "$build/examples" ]]; then
-  while IFS= read -r -d '' exe; do
-    echo "--- $(basename "$exe")"
-    "$exe"
-    ran=$((ran + 1))
-  done < <(find "$build/examples" -maxdepth 1 -type f -perm -u+x -print0 | sort -z)
-fi
-echo "(${ran} example(s) run)"
+# Each example is run as ctest registers it (examples/CMakeLists.txt: bitlin_add_example and its
+# arguments), so the demo shows them doing real work; ctest's bookkeeping lines are dropped.
+ctest --test-dir "$build" -R '^example_' --no-tests=error -V |
+  grep -vE '^(UpdateCTestConfiguration|Constructing a list|Done constructing|Updating test list|Added [0-9]+ tests to meet|Checking test dependency|test [0-9]+$)|Test timeout computed|Working Directory:'
 
-if [[ -f scripts/bench_table.sh ]]; then
+if [[ "${BITLIN_DEMO_SKIP_BENCH:-0}" == 1 ]]; then
+  echo "==> benchmark table: skipped (BITLIN_DEMO_SKIP_BENCH=1)"
+elif [[ -f scripts/bench_table.sh ]]; then
   echo "==> benchmark table"
   export BITLIN_BUILD_DIR="$build_root"
   bash scripts/bench_table.sh "$build"
