@@ -134,6 +134,7 @@ TEST_CASE("adversarial inputs up to K = 2^20 do not overflow, every path") {
         X(3, j) = static_cast<std::int8_t>(j % 2 ? -128 : 127);
       }
       check_case(path, W, X);
+      for (index_t t = 0; t < X.rows(); ++t) check_case(path, W, X.middleRows(t, 1));  // GEMV
       if (k == big) {
         const ternary_gemm_weights pw(W, path);
         std::vector<std::int32_t> y(12);
