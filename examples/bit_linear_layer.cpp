@@ -29,8 +29,8 @@ int main() {
   const matrix_i8 q = layer.weights();
   const double zeros = (q.array() == 0).cast<double>().mean();
   std::cout << "BitLinear " << in << " -> " << out << ", " << tokens << " tokens\n"
-            << "weight bytes: " << layer.packed_weights().bytes() << " packed vs "
-            << W.size() * sizeof(float) << " as float\n"
+            << "weight bytes: " << layer.weight_bytes() << " packed vs " << W.size() * sizeof(float)
+            << " as float\n"
             << "fraction of zero weights: " << zeros << "\n"
             << "scale s = 1/mean|W|: " << layer.scales().values[0] << "\n"
             << "cosine similarity to the float layer: " << cosine << "\n"

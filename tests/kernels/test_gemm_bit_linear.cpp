@@ -122,6 +122,28 @@ TEST_CASE("bit_linear keeps the reference path where the fast one does not apply
   matrix_f y(3, 20);
   layer.forward_quantized(xq, y);
   CHECK(y == reference_of(layer, xq));
-  // Binary weights: reference path.
-  CHECK_FALSE(bit_linear<binary>::from_float(W).has_fast_kernel());
+}
+
+TEST_CASE("binary bit_linear runs on the ternary kernels, identical to its reference path") {
+  const matrix_f W = randn(45, 77, 8);
+  std::vector<float> bias(45, 0.5f);
+  for (auto wg :
+       {scale_groups::per_tensor(), scale_groups::per_row(), scale_groups::row_groups(8)}) {
+    bit_linear<binary, 4>::options opt;
+    opt.weight_groups = wg;
+    opt.norm = norm_kind::layer_norm;
+    const auto layer = bit_linear<binary, 4>::from_float(W, bias.data(), opt);
+    REQUIRE(layer.has_fast_kernel());
+    CHECK(layer.weights() == sign_binary(W, wg).q);
+    CHECK(unpack_matrix(layer.packed_weights()) == layer.weights());
+    for (index_t tokens : {1, 3, 17}) {
+      const auto xq = layer.quantize_input(randn(tokens, 77, static_cast<std::uint32_t>(tokens)));
+      matrix_f y(tokens, 45);
+      layer.forward_quantized(xq, y);
+      require_same(y, reference_of(layer, xq));
+    }
+  }
+  bit_linear<binary>::options kb;
+  kb.weight_groups = scale_groups::k_blocks(16);
+  CHECK_FALSE(bit_linear<binary>::from_float(W, nullptr, kb).has_fast_kernel());
 }

@@ -66,16 +66,23 @@ class bit_linear {
     return bit_linear(q, std::move(scales), bias, opt);
   }
 
-  index_t in_features() const { return packed_.cols; }
-  index_t out_features() const { return packed_.rows; }
-  const packed_matrix<format>& packed_weights() const { return packed_; }
+  index_t in_features() const { return in_; }
+  index_t out_features() const { return out_; }
   const weight_scales& scales() const { return scales_; }
   const std::vector<float>& bias() const { return bias_; }
   const options& config() const { return opt_; }
-  matrix_i8 weights() const { return unpack_matrix(packed_); }
-  // Ternary weights whose scales cover whole rows (per tensor, per row, groups of rows) also live
-  // in the fast kernels' layout; forward_quantized then uses ternary_gemm_f32 whenever the
-  // activation scales cover whole tokens, and the reference path otherwise.
+  // The weights as integers, and in the portable format of their kind (for export). Both are
+  // derived on request: a layer keeps a single packed copy of its weights.
+  matrix_i8 weights() const { return fast_ ? fast_->unpack() : unpack_matrix(packed_); }
+  packed_matrix<format> packed_weights() const {
+    return fast_ ? pack_matrix<format>(fast_->unpack()) : packed_;
+  }
+  // Bytes of packed weights the layer holds (the kernel layout pads rows and K to its tiles).
+  std::size_t weight_bytes() const { return fast_ ? fast_->bytes() : packed_.bytes(); }
+  // Weights whose scales cover whole rows (per tensor, per row, groups of rows) live in the fast
+  // kernels' layout; forward_quantized then uses ternary_gemm_f32 whenever the activation scales
+  // cover whole tokens, and the reference path otherwise. Binary weights (+-1) are a subset of
+  // the ternary alphabet, so they run on the same kernels, bit-exactly, at 2 bits per weight.
   bool has_fast_kernel() const { return fast_ != nullptr; }
   // Executor for the fast path (default serial()); it must outlive the calls that use it.
   void set_executor(const executor& ex) { exec_ = &ex; }
@@ -132,7 +139,7 @@ class bit_linear {
  private:
   bit_linear(const Eigen::Ref<const matrix_i8>& q, weight_scales scales, const float* bias,
              options opt)
-      : packed_(pack_matrix<format>(q)), scales_(std::move(scales)), opt_(opt) {
+      : in_(q.cols()), out_(q.rows()), scales_(std::move(scales)), opt_(opt) {
     scales_.validate(q.rows(), q.cols(), "bit_linear");
     if (bias) {
       bias_.assign(bias, bias + q.rows());
@@ -140,13 +147,16 @@ class bit_linear {
         BITLIN_REQUIRE(std::isfinite(bias_[i]), value_error, "bit_linear: bias ", i, " is ",
                        bias_[i]);
     }
-    if constexpr (std::is_same_v<WeightKind, ternary>) {
-      if (scales_.layout.whole_rows() && q.rows() > 0 && q.cols() <= ternary_gemm_weights::max_cols)
-        fast_ = std::make_shared<const ternary_gemm_weights>(q);
+    // Packing validates the alphabet (ternary or binary) whichever layout is kept.
+    packed_ = pack_matrix<format>(q);
+    if (scales_.layout.whole_rows() && q.rows() > 0 && q.cols() <= ternary_gemm_weights::max_cols) {
+      fast_ = std::make_shared<const ternary_gemm_weights>(q);
+      packed_ = packed_matrix<format>{};
     }
   }
 
-  packed_matrix<format> packed_;
+  index_t in_ = 0, out_ = 0;
+  packed_matrix<format> packed_;  // empty when fast_ holds the weights
   weight_scales scales_;
   std::vector<float> bias_;
   options opt_;
