@@ -157,7 +157,9 @@ class kv_cache {
     for (auto& l : layers_) {
       for (matrix_f* m : {&l.k, &l.v}) {
         matrix_f grown(cap, kv_size_);
-        grown.topRows(len_) = m->topRows(len_);
+        // A cache that never held anything is still 0 x 0, so there is nothing (of any width) to
+        // keep.
+        if (len_ > 0) grown.topRows(len_) = m->topRows(len_);
         *m = std::move(grown);
       }
     }
