@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "bitlin/core/error.hpp"
@@ -207,9 +208,10 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void dense_block_bf16_avx51
       Y[t * ldy + n + r] = head_hsum512(_mm512_add_ps(acc_e[r][t], acc_o[r][t]));
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vl"))) inline void dense_rows_avx512(
-    const std::uint16_t* W, index_t k, index_t n0, index_t n1, const float* X, index_t tokens,
-    index_t ldx, float* Y, index_t ldy) {
+// The activations in the order dense_block_bf16_avx512 reads them (per 32-block: the 16 even,
+// then the 16 odd columns), [tokens x 32 * (k / 32)]. Made once per product, not per row chunk.
+inline std::vector<float> deinterleave_bf16_order(const float* X, index_t tokens, index_t ldx,
+                                                  index_t k) {
   const index_t blocks = k / 32, kb = 32 * blocks;
   std::vector<float> Xd(static_cast<std::size_t>(std::max<index_t>(tokens * kb, 1)));
   for (index_t t = 0; t < tokens; ++t)
@@ -218,7 +220,19 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline void dense_rows_avx5
         Xd[static_cast<std::size_t>(t * kb + 32 * b + j)] = X[t * ldx + 32 * b + 2 * j];
         Xd[static_cast<std::size_t>(t * kb + 32 * b + 16 + j)] = X[t * ldx + 32 * b + 2 * j + 1];
       }
-  const float* xd = Xd.data();
+  return Xd;
+}
+
+// xd: deinterleave_bf16_order(X, ...) when the caller has it, else null and it is made here.
+__attribute__((target("avx512f,avx512bw,avx512vl"))) inline void dense_rows_avx512(
+    const std::uint16_t* W, index_t k, index_t n0, index_t n1, const float* X, index_t tokens,
+    index_t ldx, float* Y, index_t ldy, const float* xd = nullptr) {
+  const index_t blocks = k / 32, kb = 32 * blocks;
+  std::vector<float> own;
+  if (!xd) {
+    own = deinterleave_bf16_order(X, tokens, ldx, k);
+    xd = own.data();
+  }
   index_t t = 0;
   for (; t + 4 <= tokens; t += 4) {
     index_t n = n0;
@@ -307,14 +321,22 @@ __attribute__((target("avx2,fma"))) void dense_rows_avx2(const T* W, index_t k, 
 }
 #endif
 
+// xd_bf16: the activations in deinterleave_bf16_order, used by the AVX-512 BF16 path (optional).
 template <class T>
 void dense_rows(head_path path, const T* W, index_t k, index_t n0, index_t n1, const float* X,
-                index_t tokens, index_t ldx, float* Y, index_t ldy) {
+                index_t tokens, index_t ldx, float* Y, index_t ldy,
+                const float* xd_bf16 = nullptr) {
 #if BITLIN_HEAD_X86
-  if (path == head_path::avx512) return dense_rows_avx512(W, k, n0, n1, X, tokens, ldx, Y, ldy);
+  if (path == head_path::avx512) {
+    if constexpr (std::is_same_v<T, std::uint16_t>)
+      return dense_rows_avx512(W, k, n0, n1, X, tokens, ldx, Y, ldy, xd_bf16);
+    else
+      return dense_rows_avx512(W, k, n0, n1, X, tokens, ldx, Y, ldy);
+  }
   if (path == head_path::avx2) return dense_rows_avx2(W, k, n0, n1, X, tokens, ldx, Y, ldy);
 #endif
   (void)path;
+  (void)xd_bf16;
   dense_rows_scalar(W, k, n0, n1, X, tokens, ldx, Y, ldy);
 }
 
@@ -393,11 +415,17 @@ class dense_matrix {
                    rows_, " x ", cols_);
     // Rows are split between threads so each weight byte is read once whatever the token count.
     const index_t grain = 64;
+    std::vector<float> xd;  // the BF16 AVX-512 path's activation order, shared by every chunk
+#if BITLIN_HEAD_X86
+    if (storage_ == dense_storage::bf16 && path == head_path::avx512)
+      xd = detail::deinterleave_bf16_order(X, tokens, ldx, cols_);
+#endif
     ex.parallel_for(rows_, grain, [&](index_t n0, index_t n1) {
       if (storage_ == dense_storage::f32)
         detail::dense_rows(path, f32_.data(), cols_, n0, n1, X, tokens, ldx, Y, ldy);
       else
-        detail::dense_rows(path, bf16_.data(), cols_, n0, n1, X, tokens, ldx, Y, ldy);
+        detail::dense_rows(path, bf16_.data(), cols_, n0, n1, X, tokens, ldx, Y, ldy,
+                           xd.empty() ? nullptr : xd.data());
     });
   }
 
