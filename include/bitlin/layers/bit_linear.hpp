@@ -36,6 +36,8 @@ class bit_linear {
   using weight_kind = WeightKind;
   using format = std::conditional_t<std::is_same_v<WeightKind, ternary>, ternary_i2, binary_b1>;
   static constexpr int activation_bits = ActBits;
+  // The kernel layout the fast path keeps the weights in.
+  using fast_weights = kernel_weights<default_layout_t<WeightKind>>;
 
   struct options {
     norm_kind norm = norm_kind::none;
@@ -80,9 +82,9 @@ class bit_linear {
   // Bytes of packed weights the layer holds (the kernel layout pads rows and K to its tiles).
   std::size_t weight_bytes() const { return fast_ ? fast_->bytes() : packed_.bytes(); }
   // Weights whose scales cover whole rows (per tensor, per row, groups of rows) live in the fast
-  // kernels' layout; forward_quantized then uses ternary_gemm_f32 whenever the activation scales
-  // cover whole tokens, and the reference path otherwise. Binary weights (+-1) are a subset of
-  // the ternary alphabet, so they run on the same kernels, bit-exactly, at 2 bits per weight.
+  // kernels' layout (default_layout_t<WeightKind>: the 2-bit i2 tile for ternary, the 1-bit b1
+  // tile for binary); forward_quantized then uses gemm_f32 whenever the activation scales cover
+  // whole tokens, and the reference path otherwise.
   bool has_fast_kernel() const { return fast_ != nullptr; }
   // Executor for the fast path (default serial()); it must outlive the calls that use it.
   void set_executor(const executor& ex) { exec_ = &ex; }
@@ -119,8 +121,8 @@ class bit_linear {
       ep.rows_per_scale_group = scales_.layout.group_rows;
       ep.convention = scales_.convention;
       ep.bias = bias;
-      ternary_gemm_f32(*fast_, xq.q.data(), xq.q.rows(), xq.q.outerStride(), ep, y.data(),
-                       y.outerStride(), *exec_);
+      gemm_f32(*fast_, xq.q.data(), xq.q.rows(), xq.q.outerStride(), ep, y.data(), y.outerStride(),
+               *exec_);
       return;
     }
     y = reference_bitlinear_matmul(xq, weights(), scales_, bias);
@@ -149,8 +151,8 @@ class bit_linear {
     }
     // Packing validates the alphabet (ternary or binary) whichever layout is kept.
     packed_ = pack_matrix<format>(q);
-    if (scales_.layout.whole_rows() && q.rows() > 0 && q.cols() <= ternary_gemm_weights::max_cols) {
-      fast_ = std::make_shared<const ternary_gemm_weights>(q);
+    if (scales_.layout.whole_rows() && q.rows() > 0 && q.cols() <= fast_weights::max_cols) {
+      fast_ = std::make_shared<const fast_weights>(q);
       packed_ = packed_matrix<format>{};
     }
   }
@@ -160,7 +162,7 @@ class bit_linear {
   weight_scales scales_;
   std::vector<float> bias_;
   options opt_;
-  std::shared_ptr<const ternary_gemm_weights> fast_;  // null: reference path only
+  std::shared_ptr<const fast_weights> fast_;  // null: reference path only
   const executor* exec_ = &serial();
 };
 
