@@ -5,6 +5,7 @@
 // independence, the fused epilogue bit for bit against reference_bitlinear_matmul, and bad input.
 #include <bitlin/gemm/xnor_gemm.hpp>
 #include <bitlin/kernels/reference.hpp>
+#include <bitlin/layers/xnor_linear.hpp>
 #include <bitlin/quant/binary.hpp>
 #include <bitlin/quant/sign_activation.hpp>
 
@@ -194,4 +195,48 @@ TEST_CASE("xnor: bad input is reported") {
   CHECK_THROWS_AS(xnor_gemm_f32(pw, bit_rows(2, 8), ep, yf.data(), 4), value_error);
   // Zero tokens are valid and write nothing.
   xnor_gemm(pw, bit_rows(0, 8), y.data(), 4);
+}
+
+TEST_CASE("xnor_linear: the XNOR path equals the reference path bit for bit, every path") {
+  std::mt19937 rng(15);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  matrix_f W(45, 77);
+  for (index_t i = 0; i < W.size(); ++i) W.data()[i] = nd(rng);
+  std::vector<float> bias(45, 0.25f);
+  for (auto wg :
+       {scale_groups::per_tensor(), scale_groups::per_row(), scale_groups::row_groups(8)}) {
+    xnor_linear::options opt;
+    opt.weight_groups = wg;
+    opt.norm = norm_kind::layer_norm;
+    const xnor_linear layer = xnor_linear::from_float(W, bias.data(), opt);
+    REQUIRE(layer.has_fast_kernel());
+    CHECK(layer.weights() == sign_binary(W, wg).q);
+    CHECK(layer.weight_bytes() == 45 * 16);  // 77 bits -> one 16-byte row each
+    for (index_t tokens : {1, 3, 17}) {
+      matrix_f X(tokens, 77);
+      for (index_t i = 0; i < X.size(); ++i) X.data()[i] = nd(rng);
+      const quantized_activations xq = layer.quantize_input(X);
+      CHECK(xq.bits == 1);
+      const matrix_f ref =
+          reference_bitlinear_matmul(xq, layer.weights(), layer.scales(), bias.data());
+      for (isa path : supported_isas()) {
+        set_active_isa(path);
+        const xnor_linear on_path = xnor_linear::from_float(W, bias.data(), opt);
+        matrix_f y(tokens, 45);
+        on_path.forward_quantized(xq, y);
+        INFO("isa " << isa_name(path) << " tokens " << tokens);
+        REQUIRE(std::memcmp(y.data(), ref.data(),
+                            sizeof(float) * static_cast<std::size_t>(y.size())) == 0);
+      }
+      set_active_isa(best_isa());
+    }
+  }
+  xnor_linear::options kb;
+  kb.weight_groups = scale_groups::k_blocks(16);
+  const xnor_linear slow = xnor_linear::from_float(W, nullptr, kb);
+  CHECK_FALSE(slow.has_fast_kernel());
+  matrix_f X = matrix_f::Ones(2, 77);
+  const matrix_f y = slow.forward(X);
+  CHECK(y.rows() == 2);
+  CHECK_THROWS_AS(slow.forward(matrix_f::Ones(2, 76)), shape_error);
 }
