@@ -9,7 +9,7 @@
 
 #include "bitlin/core/error.hpp"
 #include "bitlin/core/types.hpp"
-#include "bitlin/gemm/kernel_weights.hpp"
+#include "bitlin/core/memory.hpp"
 #include "bitlin/kernels/hamming/args.hpp"
 
 namespace bitlin {
