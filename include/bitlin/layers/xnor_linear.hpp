@@ -16,7 +16,7 @@
 #include "bitlin/kernels/reference.hpp"
 #include "bitlin/layers/bit_linear.hpp"
 #include "bitlin/quant/binary.hpp"
-#include "bitlin/quant/norm.hpp"
+#include "bitlin/norm/norm.hpp"
 #include "bitlin/quant/sign_activation.hpp"
 
 namespace bitlin {
