@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
+#include <type_traits>
 #include <cstring>
 #include <exception>
 #include <functional>
@@ -88,25 +90,30 @@ std::vector<T> all_gather(const communicator& comm, const T* send, std::size_t c
 // data[0 .. n) = sum over ranks r = 0, 1, ..., P-1 of rank r's data, added in that order from +0
 // (so bit-identical on every rank and every run). Each rank sums one chunk of ceil(n / P) values
 // and the sums are gathered.
-inline void ordered_all_reduce_sum(const communicator& comm, float* data, std::size_t n) {
+// Integer sums (int32 partial products) take the same path; they are exact in any order.
+template <class T>
+void ordered_all_reduce_sum(const communicator& comm, T* data, std::size_t n) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, std::int32_t>,
+                "ordered_all_reduce_sum: float or int32");
   const auto P = static_cast<std::size_t>(comm.size());
   if (P == 1 || n == 0) {
     // Adding to +0 only changes -0 to +0; keep the P-rank convention for P = 1 as well.
-    for (std::size_t i = 0; i < n; ++i) data[i] = 0.0f + data[i];
+    for (std::size_t i = 0; i < n; ++i) data[i] = T(0) + data[i];
     return;
   }
   const std::size_t chunk = (n + P - 1) / P;
-  std::vector<float> send(chunk * P, 0.0f), recv(chunk * P);
+  std::vector<T> send(chunk * P, T(0)), recv(chunk * P);
   std::copy(data, data + n, send.begin());
-  comm.all_to_all(send.data(), chunk * sizeof(float), recv.data());
-  std::vector<float> mine(chunk, 0.0f);
+  comm.all_to_all(send.data(), chunk * sizeof(T), recv.data());
+  std::vector<T> mine(chunk, T(0));
   for (std::size_t r = 0; r < P; ++r)
     for (std::size_t i = 0; i < chunk; ++i) mine[i] += recv[r * chunk + i];
-  comm.all_gather(mine.data(), chunk * sizeof(float), send.data());
+  comm.all_gather(mine.data(), chunk * sizeof(T), send.data());
   std::copy(send.begin(), send.begin() + static_cast<std::ptrdiff_t>(n), data);
 }
 
-// Same, in double (the per-shard statistics of a split normalization).
+// Same, in double (the per-shard statistics of a split normalization; few values, so gathered
+// whole).
 inline void ordered_all_reduce_sum(const communicator& comm, double* data, std::size_t n) {
   const auto P = static_cast<std::size_t>(comm.size());
   if (n == 0) return;

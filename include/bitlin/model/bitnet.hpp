@@ -24,6 +24,7 @@
 #include "bitlin/core/error.hpp"
 #include "bitlin/core/types.hpp"
 #include "bitlin/gemm/ternary_gemm.hpp"
+#include "bitlin/layers/bit_linear.hpp"
 #include "bitlin/model/act_quant.hpp"
 #include "bitlin/model/attention.hpp"
 #include "bitlin/model/config.hpp"
@@ -217,8 +218,14 @@ inline void quantize_rows(const matrix_f& X, matrix_i8& q, std::vector<float>& s
 
 class transformer_block {
  public:
-  transformer_block(const bitnet_config& c, const block_weights& w, isa target = active_isa())
-      : hidden_(c.hidden_size),
+  // tp_groups = P: the groups of a P-rank tensor-parallel run (distributed/sharded_bitnet.hpp),
+  // in one process, as the reference the sharded model is tested against: the inputs of o_proj
+  // and down_proj quantized per (token, 1/P of the features), those products summed per block,
+  // and the sub-norms' sums of squares taken per block. 1 = the ordinary model.
+  transformer_block(const bitnet_config& c, const block_weights& w, isa target = active_isa(),
+                    int tp_groups = 1)
+      : tp_groups_(tp_groups),
+        hidden_(c.hidden_size),
         intermediate_(c.intermediate_size),
         heads_(c.num_attention_heads),
         kv_heads_(c.num_key_value_heads),
@@ -253,6 +260,14 @@ class transformer_block {
     o_ = fused_linear({&w.o_proj}, target);
     gate_up_ = fused_linear({&w.gate_proj, &w.up_proj}, target);
     down_ = fused_linear({&w.down_proj}, target);
+    BITLIN_REQUIRE(tp_groups >= 1 && q % tp_groups == 0 && intermediate_ % tp_groups == 0,
+                   shape_error, "transformer_block: tp_groups = ", tp_groups,
+                   " must divide the attention width ", q, " and intermediate_size ",
+                   intermediate_);
+    if (tp_groups > 1) {
+      o_groups_ = grouped_projection(w.o_proj);
+      down_groups_ = grouped_projection(w.down_proj);
+    }
   }
 
   std::size_t bytes() const {
@@ -289,10 +304,16 @@ class transformer_block {
     }
     matrix_f attn(T, qs);
     attention(qkv, kv, pos0, attn, ex);
-    rms_norm(attn, attn_sub_norm_.data(), eps_, attn);
-    detail::quantize_rows(attn, xq, sx);
     matrix_f out(T, hidden_);
-    o_.forward(xq.data(), sx.data(), T, qs, out.data(), hidden_, ex);
+    if (tp_groups_ > 1) {
+      rms_norm(attn, attn_sub_norm_.data(), eps_, attn, qs / tp_groups_);
+      o_groups_->forward_quantized(
+          absmax_quantize(attn, 8, scale_groups::k_blocks(qs / tp_groups_)), out);
+    } else {
+      rms_norm(attn, attn_sub_norm_.data(), eps_, attn);
+      detail::quantize_rows(attn, xq, sx);
+      o_.forward(xq.data(), sx.data(), T, qs, out.data(), hidden_, ex);
+    }
     x += out;
 
     // Feed-forward.
@@ -310,9 +331,15 @@ class transformer_block {
         a[i] = r * r * u[i];
       }
     }
-    rms_norm(act, ffn_sub_norm_.data(), eps_, act);
-    detail::quantize_rows(act, xq, sx);
-    down_.forward(xq.data(), sx.data(), T, intermediate_, out.data(), hidden_, ex);
+    if (tp_groups_ > 1) {
+      const index_t block = intermediate_ / tp_groups_;
+      rms_norm(act, ffn_sub_norm_.data(), eps_, act, block);
+      down_groups_->forward_quantized(absmax_quantize(act, 8, scale_groups::k_blocks(block)), out);
+    } else {
+      rms_norm(act, ffn_sub_norm_.data(), eps_, act);
+      detail::quantize_rows(act, xq, sx);
+      down_.forward(xq.data(), sx.data(), T, intermediate_, out.data(), hidden_, ex);
+    }
     x += out;
   }
 
@@ -343,6 +370,18 @@ class transformer_block {
     });
   }
 
+  // The checkpoint's projection with its per-tensor scale, on the reference path (the
+  // activations' K blocks are not whole rows).
+  static std::shared_ptr<const bit_linear<>> grouped_projection(const ternary_projection& p) {
+    weight_scales ws;
+    ws.values = {p.scale};
+    ws.convention = p.convention;
+    ws.layout = scale_layout(p.trits.rows(), p.trits.cols(), scale_groups::per_tensor());
+    return std::make_shared<const bit_linear<>>(bit_linear<>::from_quantized(p.trits, ws));
+  }
+
+  int tp_groups_ = 1;
+  std::shared_ptr<const bit_linear<>> o_groups_, down_groups_;  // tp_groups > 1 only
   index_t hidden_, intermediate_, heads_, kv_heads_, head_dim_;
   float eps_;
   std::vector<float> input_norm_, post_attention_norm_, attn_sub_norm_, ffn_sub_norm_;
