@@ -46,6 +46,8 @@ const char* const usage_text =
     "'logits')\n"
     "  --tp P               tensor parallelism over P MPI processes (run under mpirun -np P);\n"
     "                       P must divide the attention and KV head counts; rank 0 prints\n"
+    "  --tp-scales S        activation scales of the row-parallel inputs: token (default; the\n"
+    "                       unsharded model's results) or shard (per (token, shard) groups)\n"
     "  --help               this text\n";
 
 struct cli_error : std::runtime_error {
@@ -100,6 +102,7 @@ struct run_options {
   long long n_new, threads, stop_id;
   bool int8_head;
   bitlin::isa target;
+  bool shard_scales;
 };
 
 #ifdef BITLIN_CLI_MPI
@@ -181,8 +184,8 @@ int run_model(const run_options& o, const tp_comm* comm) {
     // Every token that went through the layers (the last generated one never does).
     const auto tokens = st.prompt_tokens + std::max<bitlin::index_t>(st.generated_tokens - 1, 0);
     std::printf(
-        "tensor parallel:  %d ranks; rank 0 sent %zu bytes, %.0f per token\n", comm->size(),
-        comm->bytes_sent(),
+        "tensor parallel:  %d ranks, %s activation scales; rank 0 sent %zu bytes, %.0f per token\n",
+        comm->size(), o.shard_scales ? "per-shard" : "per-token", comm->bytes_sent(),
         tokens > 0 ? static_cast<double>(comm->bytes_sent()) / static_cast<double>(tokens) : 0.0);
     return 0;
   }
@@ -198,7 +201,8 @@ int run_model(const run_options& o, const tp_comm* comm) {
 }
 
 int run(int argc, char** argv) {
-  std::string model_dir, config_path, weights, prompt_arg, logits_out, isa_name;
+  std::string model_dir, config_path, weights, prompt_arg, logits_out, isa_name,
+      tp_scales = "token";
   long long n_new = 16, threads = 1, stop_id = -1, tp = 0;
   bool int8_head = false;
   bitlin::model::sampling_options so;
@@ -241,6 +245,8 @@ int run(int argc, char** argv) {
       logits_out = value();
     } else if (a == "--tp") {
       tp = parse_int(value(), "--tp");
+    } else if (a == "--tp-scales") {
+      tp_scales = value();
     } else {
       throw cli_error("unknown option '" + a + "' (see --help)");
     }
@@ -252,6 +258,8 @@ int run(int argc, char** argv) {
   if (n_new < 0) throw cli_error("-n must be >= 0");
   if (threads < 1 || threads > 1024) throw cli_error("--threads must be in [1, 1024]");
   if (tp < 0 || tp > 4096) throw cli_error("--tp must be in [1, 4096]");
+  if (tp_scales != "token" && tp_scales != "shard")
+    throw cli_error("--tp-scales must be token or shard, not '" + tp_scales + "'");
   std::vector<std::int64_t> prompt;
   for (const auto& p : split(prompt_arg, ','))
     prompt.push_back(static_cast<std::int64_t>(parse_int(p, "--prompt-ids")));
@@ -259,8 +267,18 @@ int run(int argc, char** argv) {
   so.validate();
   if (!isa_name.empty()) bitlin::set_active_isa(bitlin::parse_isa(isa_name));
 
-  run_options ro{config_path, weights, model_dir, logits_out,          prompt, so, n_new,
-                 threads,     stop_id, int8_head, bitlin::active_isa()};
+  run_options ro{config_path,
+                 weights,
+                 model_dir,
+                 logits_out,
+                 prompt,
+                 so,
+                 n_new,
+                 threads,
+                 stop_id,
+                 int8_head,
+                 bitlin::active_isa(),
+                 tp_scales == "shard"};
   if (tp == 0) return run_model(ro, nullptr);
 #ifdef BITLIN_CLI_MPI
   bitlin::distributed::mpi_environment env(nullptr, nullptr);

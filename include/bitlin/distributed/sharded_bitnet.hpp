@@ -40,8 +40,13 @@
 #include "bitlin/distributed/communicator.hpp"
 #include "bitlin/distributed/parallel_linear.hpp"
 #include "bitlin/layers/bit_linear.hpp"
+#include "bitlin/model/act_quant.hpp"
 #include "bitlin/model/bitnet.hpp"
+#include "bitlin/model/block.hpp"
+#include "bitlin/model/kv_cache.hpp"
 #include "bitlin/model/loader.hpp"
+#include "bitlin/model/rope.hpp"
+#include "bitlin/model/weights.hpp"
 
 namespace bitlin::distributed {
 
@@ -49,55 +54,32 @@ enum class tp_activation_scales { per_token, per_shard };
 
 namespace detail {
 
-// One ternary bit_linear from row blocks of several checkpoint projections (q/k/v, gate/up) that
-// read the same input, each keeping its own per-tensor scale (row groups of the epilogue), as the
-// single-process model fuses them.
-struct projection_part {
-  const model::ternary_projection* p;
-  index_t row0, rows;  // rows of p->trits this rank keeps
-};
-
-inline bit_linear<> fuse_rows(const std::vector<projection_part>& parts) {
-  index_t out = 0, group = 0;
-  const index_t in = parts.front().p->trits.cols();
-  for (const auto& part : parts) {
-    out += part.rows;
-    group = std::gcd(group, part.rows);
-  }
-  const scale_convention conv = parts.front().p->convention;
-  matrix_i8 all(out, in);
-  weight_scales ws;
-  ws.convention = conv;
-  index_t r = 0;
-  for (const auto& part : parts) {
-    BITLIN_REQUIRE(part.p->convention == conv, value_error,
-                   "sharded_block: projections mixing scale conventions are not supported");
-    all.middleRows(r, part.rows) = part.p->trits.middleRows(part.row0, part.rows);
-    r += part.rows;
-    ws.values.insert(ws.values.end(), static_cast<std::size_t>(part.rows / group), part.p->scale);
-  }
-  ws.layout = scale_layout(out, in, scale_groups::row_groups(group));
-  return bit_linear<>::from_quantized(all, std::move(ws));
+// Rows [row0, row0 + rows) / columns [c0, c0 + cols) of a checkpoint projection, keeping its
+// per-tensor scale.
+inline model::ternary_projection rows_of(const model::ternary_projection& p, index_t row0,
+                                         index_t rows) {
+  return {p.trits.middleRows(row0, rows), p.scale, p.convention};
+}
+inline model::ternary_projection cols_of(const model::ternary_projection& p, index_t c0,
+                                         index_t cols) {
+  return {p.trits.middleCols(c0, cols), p.scale, p.convention};
 }
 
-// Columns [c0, c0 + cols) of one projection, packed for the int32 kernels, with its per-tensor
-// scale.
+// A row-parallel shard: the layer (for its packed weights) and its scale, for the int32 path.
 struct row_shard {
-  std::shared_ptr<const ternary_gemm_weights> w;
+  std::optional<model::projection_layer> layer;
   float scale = 1.0f;
   bool multiply = false;
-  std::size_t bytes() const { return w->bytes() + sizeof(float); }
+  std::size_t bytes() const { return layer->weight_bytes() + sizeof(float); }
 };
 
-inline row_shard slice_cols(const model::ternary_projection& p, index_t c0, index_t cols,
-                            isa target) {
+inline row_shard make_row_shard(const model::ternary_projection& p, index_t c0, index_t cols,
+                                isa target) {
+  const model::ternary_projection part = cols_of(p, c0, cols);
   row_shard r;
-  r.w =
-      std::make_shared<const ternary_gemm_weights>(matrix_i8(p.trits.middleCols(c0, cols)), target);
+  r.layer = model::fuse_projections({&part}, target);
   r.scale = p.scale;
   r.multiply = p.convention == scale_convention::multiply;
-  BITLIN_REQUIRE(std::isfinite(r.scale) && (r.scale != 0.0f || r.multiply), value_error,
-                 "sharded_block: weight scale ", r.scale, " is not usable");
   return r;
 }
 
@@ -170,13 +152,16 @@ class sharded_block {
     post_attention_norm_ = w.post_attention_layernorm;
     attn_sub_norm_.assign(w.attn_sub_norm.begin() + q.begin, w.attn_sub_norm.begin() + q.end);
     ffn_sub_norm_.assign(w.ffn_sub_norm.begin() + f.begin, w.ffn_sub_norm.begin() + f.end);
-    qkv_ = detail::fuse_rows({{&w.q_proj, q.begin, q.size()},
-                              {&w.k_proj, kv.begin, kv.size()},
-                              {&w.v_proj, kv.begin, kv.size()}});
-    gate_up_ =
-        detail::fuse_rows({{&w.gate_proj, f.begin, f.size()}, {&w.up_proj, f.begin, f.size()}});
-    o_ = detail::slice_cols(w.o_proj, q.begin, q.size(), target);
-    down_ = detail::slice_cols(w.down_proj, f.begin, f.size(), target);
+    // The single-process block's fusion (q/k/v, gate/up) applied to this rank's rows.
+    const auto qp = detail::rows_of(w.q_proj, q.begin, q.size()),
+               kp = detail::rows_of(w.k_proj, kv.begin, kv.size()),
+               vp = detail::rows_of(w.v_proj, kv.begin, kv.size()),
+               gp = detail::rows_of(w.gate_proj, f.begin, f.size()),
+               up = detail::rows_of(w.up_proj, f.begin, f.size());
+    qkv_ = model::fuse_projections({&qp, &kp, &vp}, target);
+    gate_up_ = model::fuse_projections({&gp, &up}, target);
+    o_ = detail::make_row_shard(w.o_proj, q.begin, q.size(), target);
+    down_ = detail::make_row_shard(w.down_proj, f.begin, f.size(), target);
   }
 
   index_t kv_size() const { return kv_heads_ * head_dim_; }
@@ -280,7 +265,7 @@ class sharded_block {
       }
     }
     matrix_i32 acc(T, N);
-    ternary_gemm(*w.w, q.data(), T, K, acc.data(), N, ex);
+    ternary_gemm(w.layer->fast_weights(), q.data(), T, K, acc.data(), N, ex);
     if (mode_ == tp_activation_scales::per_token) {
       // Integer partial sums: exact, so the order of the reduction cannot matter.
       ordered_all_reduce_sum(*comm_, acc.data(), static_cast<std::size_t>(acc.size()));
@@ -330,7 +315,7 @@ class sharded_block {
   std::vector<float> input_norm_, post_attention_norm_, attn_sub_norm_, ffn_sub_norm_;
   // Set in the constructor body, once the shard is known; mutable only for set_executor (the
   // executor of the current call).
-  mutable std::optional<bit_linear<>> qkv_, gate_up_;
+  mutable std::optional<model::projection_layer> qkv_, gate_up_;
   detail::row_shard o_, down_;
 };
 
