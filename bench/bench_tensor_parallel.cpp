@@ -8,8 +8,10 @@
 //   tp/decode/ranks:<P>         one token after a 64-token prompt, all ranks
 //   single/prefill:<T>/threads:<t>, single/decode/threads:<t>   the unsharded model in one process
 //       on rank 0 while the other ranks sleep (they wait for it without spinning)
-// Counters: tokens_per_s, and for tp the bytes rank 0 sent per token (bytes_per_token) and per
-// token and layer (bytes_per_token_layer). Iteration counts are fixed (every rank must run the
+// Counters: tokens_per_s (wall clock: the benchmarks use real time, since ranks and pool threads
+// are not the calling thread), and for tp the bytes rank 0 sent per token (bytes_per_token; decode:
+// with the logits all-gather) and per token and layer (bytes_per_token_layer; decode: the layers
+// alone). Iteration counts are fixed (every rank must run the
 // same number of collective steps).
 #include <benchmark/benchmark.h>
 
@@ -167,20 +169,25 @@ void bm_tp_prefill(benchmark::State& state) {
   sharded();  // built before the counter is reset
   world->reset_bytes_sent();
   prefill(state, sharded(), T, pool(1));
+  // Includes one logits row per prompt (the last token's).
   tp_counters(state, static_cast<double>(T * static_cast<index_t>(state.iterations())));
 }
 
 void bm_tp_decode(benchmark::State& state) {
   sharded();
   decode(state, sharded(), pool(1));
-  // The bytes of one decode step, measured apart so the 64-token prompt is not counted.
+  // The bytes of one decode step, measured apart so the 64-token prompt is not counted: the layers
+  // alone (no logits), then the step with its logits all-gather.
   kv_cache cache = sharded().new_cache();
   const auto p = ids(8);
   sharded().forward(p.data(), 8, cache, logits_for::none, pool(1));
   world->reset_bytes_sent();
   std::int64_t next = 3;
-  sharded().forward(&next, 1, cache, logits_for::last, pool(1));
+  sharded().forward(&next, 1, cache, logits_for::none, pool(1));
   tp_counters(state, 1.0);
+  world->reset_bytes_sent();
+  sharded().forward(&next, 1, cache, logits_for::last, pool(1));
+  state.counters["bytes_per_token"] = static_cast<double>(world->bytes_sent());
 }
 
 void bm_single_prefill(benchmark::State& state) {
@@ -213,9 +220,11 @@ int main(int argc, char** argv) {
                                  bm_tp_prefill)
         ->Arg(T)
         ->Iterations(T == 64 ? 6 : 2)
+        ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark(("tp/decode/ranks:" + P).c_str(), bm_tp_decode)
       ->Iterations(40)
+      ->UseRealTime()
       ->Unit(benchmark::kMillisecond);
   if (comm.rank() == 0) {
     for (int t : {1, 2}) {
@@ -225,11 +234,13 @@ int main(int argc, char** argv) {
             bm_single_prefill)
             ->Args({T, t})
             ->Iterations(T == 64 ? 6 : 2)
+            ->UseRealTime()
             ->Unit(benchmark::kMillisecond);
       benchmark::RegisterBenchmark(("single/decode/threads:" + std::to_string(t)).c_str(),
                                    bm_single_decode)
           ->Arg(t)
           ->Iterations(40)
+          ->UseRealTime()
           ->Unit(benchmark::kMillisecond);
     }
   }
