@@ -14,6 +14,10 @@
 #include "bitlin/io/safetensors.hpp"
 #include "bitlin/model/loader.hpp"
 #include "bitlin/model/sampling.hpp"
+#ifdef BITLIN_CLI_MPI
+#include "bitlin/distributed/mpi.hpp"
+#include "bitlin/distributed/sharded_bitnet.hpp"
+#endif
 
 namespace {
 
@@ -40,6 +44,10 @@ const char* const usage_text =
     "  --int8-head          8-bit output head (per-row int8 weights; halves the head's traffic)\n"
     "  --logits-out FILE    write the prompt's logits (F32 [prompt length, vocab], tensor "
     "'logits')\n"
+    "  --tp P               tensor parallelism over P MPI processes (run under mpirun -np P);\n"
+    "                       P must divide the attention and KV head counts; rank 0 prints\n"
+    "  --tp-scales S        activation scales of the row-parallel inputs: token (default; the\n"
+    "                       unsharded model's results) or shard (per (token, shard) groups)\n"
     "  --help               this text\n";
 
 struct cli_error : std::runtime_error {
@@ -87,9 +95,115 @@ std::size_t process_rss_bytes() {
   return resident * 4096;
 }
 
+struct run_options {
+  std::string config_path, weights, model_dir, logits_out;
+  std::vector<std::int64_t> prompt;
+  bitlin::model::sampling_options so;
+  long long n_new, threads, stop_id;
+  bool int8_head;
+  bitlin::isa target;
+  bool shard_scales;
+};
+
+#ifdef BITLIN_CLI_MPI
+using tp_comm = bitlin::distributed::communicator;
+#else
+struct tp_comm {};
+#endif
+
+std::size_t resident_bytes(const bitlin::model::bitnet_model& m) {
+  return m.resident_bytes();
+}
+#ifdef BITLIN_CLI_MPI
+std::size_t resident_bytes(const bitlin::distributed::sharded_bitnet_model& m) {
+  return m.resident_bytes();
+}
+#endif
+
+template <class Model>
+bitlin::model::generation_stats report(const run_options& o, const Model& model, double load_s,
+                                       bool root) {
+  const auto& c = model.config();
+  std::printf("model: %ld layers, hidden %ld, vocab %ld, linear_class %s, kernels %s%s\n",
+              static_cast<long>(c.num_hidden_layers), static_cast<long>(c.hidden_size),
+              static_cast<long>(c.vocab_size), c.linear_class.c_str(), bitlin::isa_name(o.target),
+              o.int8_head ? ", int8 head" : "");
+
+  bitlin::thread_pool pool(static_cast<int>(o.threads));
+  bitlin::model::sampler s(o.so);
+  bitlin::model::generation_stats st;
+  bitlin::matrix_f prompt_logits;
+  std::printf("tokens:");
+  for (auto id : o.prompt) std::printf(" %lld", static_cast<long long>(id));
+  std::printf(" |");
+  std::fflush(stdout);
+  bitlin::model::generate(
+      model, o.prompt, static_cast<bitlin::index_t>(o.n_new), s, pool, &st, o.stop_id,
+      [](std::int64_t id) {
+        std::printf(" %lld", static_cast<long long>(id));
+        std::fflush(stdout);
+      },
+      o.logits_out.empty() ? nullptr : &prompt_logits);
+  std::printf("\n");
+
+  if (!o.logits_out.empty() && root) {
+    bitlin::io::safetensors_writer w;
+    w.add_matrix<float>("logits", prompt_logits);
+    w.write(o.logits_out);
+    std::printf("logits: [%ld, %ld] written to %s\n", static_cast<long>(prompt_logits.rows()),
+                static_cast<long>(prompt_logits.cols()), o.logits_out.c_str());
+  }
+  std::printf("load time:        %.3f s\n", load_s);
+  std::printf("prefill:          %ld tokens, %.1f tokens/s\n", static_cast<long>(st.prompt_tokens),
+              st.prefill_tokens_per_second());
+  std::printf("decode:           %ld tokens, %.1f tokens/s\n",
+              static_cast<long>(st.generated_tokens), st.decode_tokens_per_second());
+  std::printf("resident model:   %zu bytes (process RSS %zu bytes)\n", resident_bytes(model),
+              process_rss_bytes());
+  std::printf("threads:          %lld\n", o.threads);
+  return st;
+}
+
+// Loads the model (whole, or this rank's shard when comm is given), generates and reports.
+int run_model(const run_options& o, const tp_comm* comm) {
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
+  bitlin::model::load_options lo;
+  lo.target = o.target;
+  lo.int8_head = o.int8_head;
+  const auto files = split(o.weights, ',');
+#ifdef BITLIN_CLI_MPI
+  if (comm) {
+    const auto model =
+        o.model_dir.empty()
+            ? bitlin::distributed::load_bitnet_sharded(*comm, o.config_path, files, lo)
+            : bitlin::distributed::load_bitnet_sharded(*comm, o.model_dir, lo);
+    const double load_s = std::chrono::duration<double>(clock::now() - t0).count();
+    comm->reset_bytes_sent();
+    const auto st = report(o, model, load_s, comm->rank() == 0);
+    // Every token that went through the layers (the last generated one never does).
+    const auto tokens = st.prompt_tokens + std::max<bitlin::index_t>(st.generated_tokens - 1, 0);
+    std::printf(
+        "tensor parallel:  %d ranks, %s activation scales; rank 0 sent %zu bytes, %.0f per token\n",
+        comm->size(), o.shard_scales ? "per-shard" : "per-token", comm->bytes_sent(),
+        tokens > 0 ? static_cast<double>(comm->bytes_sent()) / static_cast<double>(tokens) : 0.0);
+    return 0;
+  }
+#else
+  (void)comm;
+#endif
+  const bitlin::model::bitnet_model model =
+      o.model_dir.empty() ? bitlin::model::load_bitnet(o.config_path, files, lo)
+                          : bitlin::model::load_bitnet(o.model_dir, lo);
+  const double load_s = std::chrono::duration<double>(clock::now() - t0).count();
+  report(o, model, load_s, true);
+  return 0;
+}
+
 int run(int argc, char** argv) {
-  std::string model_dir, config_path, weights, prompt_arg, logits_out, isa_name;
-  long long n_new = 16, threads = 1, stop_id = -1;
+  std::string model_dir, config_path, weights, prompt_arg, logits_out, isa_name,
+      tp_scales = "token";
+  long long n_new = 16, threads = 1, stop_id = -1, tp = 0;
   bool int8_head = false;
   bitlin::model::sampling_options so;
   for (int i = 1; i < argc; ++i) {
@@ -129,6 +243,10 @@ int run(int argc, char** argv) {
       int8_head = true;
     } else if (a == "--logits-out") {
       logits_out = value();
+    } else if (a == "--tp") {
+      tp = parse_int(value(), "--tp");
+    } else if (a == "--tp-scales") {
+      tp_scales = value();
     } else {
       throw cli_error("unknown option '" + a + "' (see --help)");
     }
@@ -139,6 +257,9 @@ int run(int argc, char** argv) {
   if (prompt_arg.empty()) throw cli_error("--prompt-ids is required");
   if (n_new < 0) throw cli_error("-n must be >= 0");
   if (threads < 1 || threads > 1024) throw cli_error("--threads must be in [1, 1024]");
+  if (tp < 0 || tp > 4096) throw cli_error("--tp must be in [1, 4096]");
+  if (tp_scales != "token" && tp_scales != "shard")
+    throw cli_error("--tp-scales must be token or shard, not '" + tp_scales + "'");
   std::vector<std::int64_t> prompt;
   for (const auto& p : split(prompt_arg, ','))
     prompt.push_back(static_cast<std::int64_t>(parse_int(p, "--prompt-ids")));
@@ -146,54 +267,33 @@ int run(int argc, char** argv) {
   so.validate();
   if (!isa_name.empty()) bitlin::set_active_isa(bitlin::parse_isa(isa_name));
 
-  using clock = std::chrono::steady_clock;
-  const auto t0 = clock::now();
-  bitlin::model::load_options lo;
-  lo.target = bitlin::active_isa();
-  lo.int8_head = int8_head;
-  const bitlin::model::bitnet_model model =
-      model_dir.empty() ? bitlin::model::load_bitnet(config_path, split(weights, ','), lo)
-                        : bitlin::model::load_bitnet(model_dir, lo);
-  const double load_s = std::chrono::duration<double>(clock::now() - t0).count();
-  const auto& c = model.config();
-  std::printf("model: %ld layers, hidden %ld, vocab %ld, linear_class %s, kernels %s%s\n",
-              static_cast<long>(c.num_hidden_layers), static_cast<long>(c.hidden_size),
-              static_cast<long>(c.vocab_size), c.linear_class.c_str(), bitlin::isa_name(lo.target),
-              int8_head ? ", int8 head" : "");
-
-  bitlin::thread_pool pool(static_cast<int>(threads));
-  bitlin::model::sampler s(so);
-  bitlin::model::generation_stats st;
-  bitlin::matrix_f prompt_logits;
-  std::printf("tokens:");
-  for (auto id : prompt) std::printf(" %lld", static_cast<long long>(id));
-  std::printf(" |");
-  std::fflush(stdout);
-  bitlin::model::generate(
-      model, prompt, static_cast<bitlin::index_t>(n_new), s, pool, &st, stop_id,
-      [](std::int64_t id) {
-        std::printf(" %lld", static_cast<long long>(id));
-        std::fflush(stdout);
-      },
-      logits_out.empty() ? nullptr : &prompt_logits);
-  std::printf("\n");
-
-  if (!logits_out.empty()) {
-    bitlin::io::safetensors_writer w;
-    w.add_matrix<float>("logits", prompt_logits);
-    w.write(logits_out);
-    std::printf("logits: [%ld, %ld] written to %s\n", static_cast<long>(prompt_logits.rows()),
-                static_cast<long>(prompt_logits.cols()), logits_out.c_str());
-  }
-  std::printf("load time:        %.3f s\n", load_s);
-  std::printf("prefill:          %ld tokens, %.1f tokens/s\n", static_cast<long>(st.prompt_tokens),
-              st.prefill_tokens_per_second());
-  std::printf("decode:           %ld tokens, %.1f tokens/s\n",
-              static_cast<long>(st.generated_tokens), st.decode_tokens_per_second());
-  std::printf("resident model:   %zu bytes (process RSS %zu bytes)\n", model.resident_bytes(),
-              process_rss_bytes());
-  std::printf("threads:          %lld\n", threads);
-  return 0;
+  run_options ro{config_path,
+                 weights,
+                 model_dir,
+                 logits_out,
+                 prompt,
+                 so,
+                 n_new,
+                 threads,
+                 stop_id,
+                 int8_head,
+                 bitlin::active_isa(),
+                 tp_scales == "shard"};
+  if (tp == 0) return run_model(ro, nullptr);
+#ifdef BITLIN_CLI_MPI
+  bitlin::distributed::mpi_environment env(nullptr, nullptr);
+  const bitlin::distributed::mpi_communicator comm;
+  if (comm.size() != tp)
+    throw cli_error("--tp " + std::to_string(tp) + " but this job has " +
+                    std::to_string(comm.size()) + " MPI processes (run it as mpirun -np " +
+                    std::to_string(tp) + " ...)");
+  // Rank 0 prints; the others keep their errors (stderr) only.
+  if (comm.rank() != 0 && !std::freopen("/dev/null", "w", stdout))
+    throw cli_error("cannot silence stdout on rank " + std::to_string(comm.rank()));
+  return run_model(ro, &comm);
+#else
+  throw cli_error("--tp needs bitnet_cli built with MPI (install libopenmpi-dev and reconfigure)");
+#endif
 }
 
 }  // namespace

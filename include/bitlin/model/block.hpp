@@ -24,6 +24,7 @@
 #include "bitlin/model/rope.hpp"
 #include "bitlin/model/weights.hpp"
 #include "bitlin/norm/norm.hpp"
+#include "bitlin/quant/activation.hpp"
 
 namespace bitlin::model {
 
@@ -36,8 +37,15 @@ struct block_workspace {
 
 class transformer_block {
  public:
-  transformer_block(const bitnet_config& c, const block_weights& w, isa target = active_isa())
-      : hidden_(c.hidden_size),
+  // tp_groups = P: the groups of a P-rank tensor-parallel run with per-shard activation scales
+  // (distributed/sharded_bitnet.hpp), in one process, as the reference the sharded model is
+  // tested against: the inputs of o_proj and down_proj quantized per (token, 1/P of the
+  // features), those products summed per block (the reference path), and the sub-norms' sums of
+  // squares taken per block. 1 = the ordinary model.
+  transformer_block(const bitnet_config& c, const block_weights& w, isa target = active_isa(),
+                    int tp_groups = 1)
+      : tp_groups_(tp_groups),
+        hidden_(c.hidden_size),
         intermediate_(c.intermediate_size),
         heads_(c.num_attention_heads),
         kv_heads_(c.num_key_value_heads),
@@ -72,6 +80,10 @@ class transformer_block {
     o_ = fuse_projections({&w.o_proj}, target);
     gate_up_ = fuse_projections({&w.gate_proj, &w.up_proj}, target);
     down_ = fuse_projections({&w.down_proj}, target);
+    BITLIN_REQUIRE(tp_groups >= 1 && q % tp_groups == 0 && intermediate_ % tp_groups == 0,
+                   shape_error, "transformer_block: tp_groups = ", tp_groups,
+                   " must divide the attention width ", q, " and intermediate_size ",
+                   intermediate_);
   }
 
   std::size_t bytes() const {
@@ -119,10 +131,16 @@ class transformer_block {
     }
     ws.attn.resize(T, qs);
     attention(ws.qkv, kv, pos0, ws.attn, ex);
-    rms_norm(ws.attn, attn_sub_norm_.data(), eps_, ws.attn);
-    ws.xq.quantize(ws.attn.data(), T, qs, qs, 8, ex);
     ws.out.resize(T, hidden_);
-    o_.forward(ws.xq, ws.out.data(), hidden_, ex);
+    if (tp_groups_ > 1) {
+      const index_t block = qs / tp_groups_;
+      rms_norm(ws.attn, attn_sub_norm_.data(), eps_, ws.attn, block);
+      o_.forward_quantized(absmax_quantize(ws.attn, 8, scale_groups::k_blocks(block)), ws.out);
+    } else {
+      rms_norm(ws.attn, attn_sub_norm_.data(), eps_, ws.attn);
+      ws.xq.quantize(ws.attn.data(), T, qs, qs, 8, ex);
+      o_.forward(ws.xq, ws.out.data(), hidden_, ex);
+    }
     x += ws.out;
 
     // Feed-forward.
@@ -140,9 +158,15 @@ class transformer_block {
         a[i] = r * r * u[i];
       }
     }
-    rms_norm(ws.act, ffn_sub_norm_.data(), eps_, ws.act);
-    ws.xq.quantize(ws.act.data(), T, intermediate_, intermediate_, 8, ex);
-    down_.forward(ws.xq, ws.out.data(), hidden_, ex);
+    if (tp_groups_ > 1) {
+      const index_t block = intermediate_ / tp_groups_;
+      rms_norm(ws.act, ffn_sub_norm_.data(), eps_, ws.act, block);
+      down_.forward_quantized(absmax_quantize(ws.act, 8, scale_groups::k_blocks(block)), ws.out);
+    } else {
+      rms_norm(ws.act, ffn_sub_norm_.data(), eps_, ws.act);
+      ws.xq.quantize(ws.act.data(), T, intermediate_, intermediate_, 8, ex);
+      down_.forward(ws.xq, ws.out.data(), hidden_, ex);
+    }
     x += ws.out;
   }
 
@@ -173,6 +197,7 @@ class transformer_block {
     });
   }
 
+  int tp_groups_ = 1;
   index_t hidden_, intermediate_, heads_, kv_heads_, head_dim_;
   float eps_;
   std::vector<float> input_norm_, post_attention_norm_, attn_sub_norm_, ffn_sub_norm_;

@@ -212,47 +212,58 @@ inline ternary_projection read_projection(const checkpoint& ck, const bitnet_con
 
 }  // namespace detail
 
+// The tensors of decoder layer `l` (shared by load_bitnet and the tensor-parallel loader,
+// distributed/sharded_bitnet.hpp, which keeps one shard of them).
+inline block_weights read_block_weights(const checkpoint& ck, const bitnet_config& c, index_t l) {
+  const index_t H = c.hidden_size, I = c.intermediate_size, Q = c.q_size(), KV = c.kv_size();
+  const std::string p = "model.layers." + std::to_string(l) + ".";
+  block_weights w;
+  w.input_layernorm = detail::read_vector(ck, p + "input_layernorm.weight", H, "hidden_size");
+  w.post_attention_layernorm =
+      detail::read_vector(ck, p + "post_attention_layernorm.weight", H, "hidden_size");
+  w.attn_sub_norm = detail::read_vector(ck, p + "self_attn.attn_sub_norm.weight", Q,
+                                        "num_attention_heads x head_dim");
+  w.ffn_sub_norm = detail::read_vector(ck, p + "mlp.ffn_sub_norm.weight", I, "intermediate_size");
+  w.q_proj = detail::read_projection(ck, c, p + "self_attn.q_proj", Q, H,
+                                     "num_attention_heads x head_dim, hidden_size");
+  w.k_proj = detail::read_projection(ck, c, p + "self_attn.k_proj", KV, H,
+                                     "num_key_value_heads x head_dim, hidden_size");
+  w.v_proj = detail::read_projection(ck, c, p + "self_attn.v_proj", KV, H,
+                                     "num_key_value_heads x head_dim, hidden_size");
+  w.o_proj = detail::read_projection(ck, c, p + "self_attn.o_proj", H, Q,
+                                     "hidden_size, num_attention_heads x head_dim");
+  w.gate_proj =
+      detail::read_projection(ck, c, p + "mlp.gate_proj", I, H, "intermediate_size, hidden_size");
+  w.up_proj =
+      detail::read_projection(ck, c, p + "mlp.up_proj", I, H, "intermediate_size, hidden_size");
+  w.down_proj =
+      detail::read_projection(ck, c, p + "mlp.down_proj", H, I, "hidden_size, intermediate_size");
+  return w;
+}
+
+// lm_head.weight, or nothing when the config ties it to the embedding table.
+inline std::optional<dense_matrix> read_lm_head(const checkpoint& ck, const bitnet_config& c,
+                                                const load_options& opt = {}) {
+  if (c.tie_word_embeddings) return std::nullopt;
+  BITLIN_REQUIRE(ck.contains("lm_head.weight"), format_error,
+                 "checkpoint: missing tensor 'lm_head.weight' (config field "
+                 "\"tie_word_embeddings\" is false)");
+  return detail::read_table(ck, "lm_head.weight", c.vocab_size, c.hidden_size, opt);
+}
+
 // The model described by `c` from the tensors of `ck`.
 inline bitnet_model load_bitnet(const bitnet_config& c, const checkpoint& ck,
                                 const load_options& opt = {}) {
   c.validate();
-  const index_t H = c.hidden_size, I = c.intermediate_size, Q = c.q_size(), KV = c.kv_size();
   std::vector<transformer_block> blocks;
   blocks.reserve(static_cast<std::size_t>(c.num_hidden_layers));
-  for (index_t l = 0; l < c.num_hidden_layers; ++l) {
-    const std::string p = "model.layers." + std::to_string(l) + ".";
-    block_weights w;
-    w.input_layernorm = detail::read_vector(ck, p + "input_layernorm.weight", H, "hidden_size");
-    w.post_attention_layernorm =
-        detail::read_vector(ck, p + "post_attention_layernorm.weight", H, "hidden_size");
-    w.attn_sub_norm = detail::read_vector(ck, p + "self_attn.attn_sub_norm.weight", Q,
-                                          "num_attention_heads x head_dim");
-    w.ffn_sub_norm = detail::read_vector(ck, p + "mlp.ffn_sub_norm.weight", I, "intermediate_size");
-    w.q_proj = detail::read_projection(ck, c, p + "self_attn.q_proj", Q, H,
-                                       "num_attention_heads x head_dim, hidden_size");
-    w.k_proj = detail::read_projection(ck, c, p + "self_attn.k_proj", KV, H,
-                                       "num_key_value_heads x head_dim, hidden_size");
-    w.v_proj = detail::read_projection(ck, c, p + "self_attn.v_proj", KV, H,
-                                       "num_key_value_heads x head_dim, hidden_size");
-    w.o_proj = detail::read_projection(ck, c, p + "self_attn.o_proj", H, Q,
-                                       "hidden_size, num_attention_heads x head_dim");
-    w.gate_proj =
-        detail::read_projection(ck, c, p + "mlp.gate_proj", I, H, "intermediate_size, hidden_size");
-    w.up_proj =
-        detail::read_projection(ck, c, p + "mlp.up_proj", I, H, "intermediate_size, hidden_size");
-    w.down_proj =
-        detail::read_projection(ck, c, p + "mlp.down_proj", H, I, "hidden_size, intermediate_size");
-    blocks.emplace_back(c, w, opt.target);
-  }
-  dense_matrix embed = detail::read_table(ck, "model.embed_tokens.weight", c.vocab_size, H, opt);
-  std::vector<float> norm = detail::read_vector(ck, "model.norm.weight", H, "hidden_size");
-  std::optional<dense_matrix> head;
-  if (!c.tie_word_embeddings) {
-    BITLIN_REQUIRE(ck.contains("lm_head.weight"), format_error,
-                   "checkpoint: missing tensor 'lm_head.weight' (config field "
-                   "\"tie_word_embeddings\" is false)");
-    head = detail::read_table(ck, "lm_head.weight", c.vocab_size, H, opt);
-  }
+  for (index_t l = 0; l < c.num_hidden_layers; ++l)
+    blocks.emplace_back(c, read_block_weights(ck, c, l), opt.target);
+  dense_matrix embed =
+      detail::read_table(ck, "model.embed_tokens.weight", c.vocab_size, c.hidden_size, opt);
+  std::vector<float> norm =
+      detail::read_vector(ck, "model.norm.weight", c.hidden_size, "hidden_size");
+  std::optional<dense_matrix> head = read_lm_head(ck, c, opt);
   bitnet_model m(c, std::move(embed), std::move(blocks), std::move(norm), std::move(head));
   m.use_int8_head(opt.int8_head);
   return m;

@@ -118,11 +118,14 @@ struct generation_stats {
 // Prompt followed by up to n_new sampled tokens (stops early at `stop_token` when >= 0, which is
 // included). `on_token` sees each new token as it is chosen. With `prompt_logits`, the prefill
 // computes and stores the logits of every prompt position ([prompt length, vocab]), even for
-// n_new = 0.
-inline std::vector<std::int64_t> generate(
-    const bitnet_model& m, const std::vector<std::int64_t>& prompt, index_t n_new, sampler& s,
-    const executor& ex = serial(), generation_stats* stats = nullptr, std::int64_t stop_token = -1,
-    const std::function<void(std::int64_t)>& on_token = {}, matrix_f* prompt_logits = nullptr) {
+// n_new = 0. Model: bitnet_model, or any model with its new_cache() and forward() (the
+// tensor-parallel distributed::sharded_bitnet_model).
+template <class Model>
+std::vector<std::int64_t> generate(const Model& m, const std::vector<std::int64_t>& prompt,
+                                   index_t n_new, sampler& s, const executor& ex = serial(),
+                                   generation_stats* stats = nullptr, std::int64_t stop_token = -1,
+                                   const std::function<void(std::int64_t)>& on_token = {},
+                                   matrix_f* prompt_logits = nullptr) {
   BITLIN_REQUIRE(!prompt.empty(), value_error, "generate: the prompt is empty");
   BITLIN_REQUIRE(n_new >= 0, value_error, "generate: negative token count");
   using clock = std::chrono::steady_clock;

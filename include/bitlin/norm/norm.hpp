@@ -3,6 +3,7 @@
 // float32, matching PyTorch's float32 forward to within rounding of the statistic.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 
 #include "bitlin/core/error.hpp"
@@ -10,23 +11,47 @@
 
 namespace bitlin {
 
+namespace detail {
+// The two halves of RMSNorm, apart so that a row split over several processes (tensor
+// parallelism) runs the same arithmetic: the sum of squares of a run of values, in double from 0;
+// and the scaling of a run by 1 / sqrt(ss / count + eps), count = the whole row's length.
+inline double sum_squares(const float* x, index_t k) {
+  double ss = 0.0;
+  for (index_t c = 0; c < k; ++c) ss += static_cast<double>(x[c]) * x[c];
+  return ss;
+}
+inline void rms_scale(const float* x, index_t k, double ss, index_t count, const float* weight,
+                      float eps, float* y) {
+  const float mean_sq = count > 0 ? static_cast<float>(ss / static_cast<double>(count)) : 0.0f;
+  const float inv = 1.0f / std::sqrt(mean_sq + eps);
+  for (index_t c = 0; c < k; ++c) {
+    const float v = x[c] * inv;
+    y[c] = weight ? weight[c] * v : v;
+  }
+}
+}  // namespace detail
+
 // Y[r] = weight * X[r] / sqrt(mean(X[r]^2) + eps); weight may be null (all ones). X and Y may
-// alias.
+// alias. With `block` > 0 the sum of squares is taken per run of `block` columns and the runs'
+// sums are added in order (from 0): what P processes holding `block` columns each compute
+// (distributed/sharded_bitnet.hpp); block 0 (or >= the row length) is the plain row sum.
 inline void rms_norm(const Eigen::Ref<const matrix_f>& X, const float* weight, float eps,
-                     Eigen::Ref<matrix_f> Y) {
+                     Eigen::Ref<matrix_f> Y, index_t block = 0) {
   BITLIN_REQUIRE(X.rows() == Y.rows() && X.cols() == Y.cols(), shape_error, "rms_norm: input is ",
                  X.rows(), " x ", X.cols(), " but output is ", Y.rows(), " x ", Y.cols());
   BITLIN_REQUIRE(eps >= 0.0f && std::isfinite(eps), value_error, "rms_norm: eps must be >= 0");
+  BITLIN_REQUIRE(block >= 0, value_error, "rms_norm: block = ", block, " is negative");
   const index_t k = X.cols();
   for (index_t r = 0; r < X.rows(); ++r) {
+    const float* x = X.data() + r * X.outerStride();
     double ss = 0.0;
-    for (index_t c = 0; c < k; ++c) ss += static_cast<double>(X(r, c)) * X(r, c);
-    const float mean_sq = k > 0 ? static_cast<float>(ss / static_cast<double>(k)) : 0.0f;
-    const float inv = 1.0f / std::sqrt(mean_sq + eps);
-    for (index_t c = 0; c < k; ++c) {
-      const float v = X(r, c) * inv;
-      Y(r, c) = weight ? weight[c] * v : v;
+    if (block == 0 || block >= k) {
+      ss = detail::sum_squares(x, k);
+    } else {
+      for (index_t c = 0; c < k; c += block)
+        ss += detail::sum_squares(x + c, std::min(block, k - c));
     }
+    detail::rms_scale(x, k, ss, k, weight, eps, Y.data() + r * Y.outerStride());
   }
 }
 
