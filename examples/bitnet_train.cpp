@@ -34,7 +34,7 @@ const char* const usage_text =
     "  --act-bits N       activation bits of the quantized layers, 2..8 (default 8)\n"
     "  --steps S          optimizer updates (default 300; 0 = evaluate and save the initial "
     "model)\n"
-    "  --batch B          windows per update (default 8)\n"
+    "  --batch B          windows per update (default 16)\n"
     "  --lr X             peak learning rate (default 3e-3; warm-up then cosine decay)\n"
     "  --warmup N         warm-up steps (default 20)\n"
     "  --weight-decay X   AdamW decoupled weight decay (default 0.1)\n"
@@ -44,6 +44,8 @@ const char* const usage_text =
     "  --resume DIR       continue the run saved in DIR (its options win; runs to its --steps)\n"
     "  --eval-every N     validate and checkpoint every N steps (default 50; 0 = only at the end)\n"
     "  --eval-windows N   validation windows per evaluation (default 32)\n"
+    "  --ptq-eval         also evaluate the final weights quantized to ternary (absmean, A8):\n"
+    "                     post-training quantization, meaningful for --weights float\n"
     "  --dump-val-logits  also write DIR/val_prompt_ids.txt and DIR/val_logits.safetensors\n"
     "                     (the final evaluation's logits of the first validation window)\n"
     "  --help             this text\n";
@@ -95,9 +97,10 @@ int run(int argc, char** argv) {
   o.shape.kv_heads = 2;
   o.shape.context = 64;
   o.threads = 2;
+  o.batch = 16;
   o.optim.total_steps = 300;
   long long eval_every = 50;
-  bool dump_logits = false;
+  bool dump_logits = false, ptq_eval = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -156,6 +159,8 @@ int run(int argc, char** argv) {
       eval_every = count(0);
     } else if (a == "--eval-windows") {
       o.eval_windows = count(1);
+    } else if (a == "--ptq-eval") {
+      ptq_eval = true;
     } else if (a == "--dump-val-logits") {
       dump_logits = true;
     } else {
@@ -260,6 +265,11 @@ int run(int argc, char** argv) {
     }
   }
   log << t.step() << ",," << e.loss << "," << e.bpb << ",,,\n";
+  if (ptq_eval) {
+    const bt::eval_result q = t.evaluate_as(bt::weight_mode::ternary);
+    std::printf("ptq: ternary absmean weights, 8-bit activations: val_loss %.4f val_bpb %.4f\n",
+                q.loss, q.bpb);
+  }
   if (dump_logits) {
     const auto& w = t.validation().windows;
     std::ofstream ids(std::filesystem::path(out) / "val_prompt_ids.txt");

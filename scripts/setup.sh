@@ -9,6 +9,7 @@ packages=(
   libeigen3-dev libxsimd-dev xtl-dev catch2 libbenchmark-dev nlohmann-json3-dev libopenblas-dev
   g++-aarch64-linux-gnu qemu-user-static
   python3 python3-numpy python3-matplotlib clang-format git
+  fortunes
 )
 
 missing=()

@@ -171,8 +171,13 @@ class trainer {
   }
 
  public:
-  // Validation loss and bits per byte with the training forward (no gradients).
-  eval_result evaluate() const {
+  // Validation loss and bits per byte with the training forward (no gradients). `as` evaluates
+  // the weights under another quantization than they were trained with: a float run evaluated as
+  // ternary is post-training quantization (absmean weights, absmax activations).
+  eval_result evaluate() const { return evaluate_as(opt_.shape.weights); }
+  eval_result evaluate_as(weight_mode as) const {
+    model_shape shape = opt_.shape;
+    shape.weights = as;
     eval_result e;
     double nats = 0.0;
     const index_t W = opt_.shape.context + 1;
@@ -180,7 +185,7 @@ class trainer {
       const index_t n = std::min(opt_.batch, eval_.count - i);
       const std::vector<std::int32_t> w(eval_.windows.begin() + i * W,
                                         eval_.windows.begin() + (i + n) * W);
-      const double l = loss_and_grad<float>(params_, opt_.shape, w, n, nullptr, *pool_);
+      const double l = loss_and_grad<float>(params_, shape, w, n, nullptr, *pool_);
       nats += l * static_cast<double>(n * (W - 1));
       e.tokens += n * (W - 1);
     }
