@@ -31,4 +31,4 @@ for kind in ternary float; do
     tail -1 "$out/sweep/${kind}_lr$lr.log"
   done
 done
-python3 "$(dirname "$0")/train_plots.py" "$out" docs/training
+"${PYTHON:-/usr/bin/python3}" "$(dirname "$0")/train_plots.py" "$out" docs/training
