@@ -1,6 +1,6 @@
 // The training loop end to end on a small synthetic corpus: tokenizer, split and bad input, loss
 // falling, determinism, bit-exact resume, and the checkpoint round trip through the inference
-// loader (what bitnet_cli runs).
+// loader (what bitnet_cli runs). The multi-run cases are [slow]: emulated CI runs skip them.
 #include <cmath>
 #include <filesystem>
 #include <string>
@@ -116,7 +116,7 @@ TEST_CASE("a non-finite loss stops training with an error naming the step", "[tr
   CHECK_THROWS_WITH(t.train_step(), Catch::StartsWith("step 2:"));
 }
 
-TEST_CASE("training lowers the loss for every weight kind", "[train]") {
+TEST_CASE("training lowers the loss for every weight kind", "[train][slow]") {
   const std::string corpus = synthetic_corpus(600);
   for (weight_mode wm : {weight_mode::ternary, weight_mode::binary, weight_mode::full_precision}) {
     CAPTURE(weight_mode_name(wm));
@@ -136,7 +136,7 @@ TEST_CASE("training lowers the loss for every weight kind", "[train]") {
   }
 }
 
-TEST_CASE("runs are deterministic and independent of the thread count", "[train]") {
+TEST_CASE("runs are deterministic and independent of the thread count", "[train][slow]") {
   const std::string corpus = synthetic_corpus(400);
   train_options o = small_options(weight_mode::ternary);
   trainer a(o, corpus), b(o, corpus);
@@ -155,7 +155,7 @@ TEST_CASE("runs are deterministic and independent of the thread count", "[train]
   CHECK_FALSE(same_params(a.params(), d.params()));
 }
 
-TEST_CASE("a resumed run reproduces the uninterrupted one bit for bit", "[train]") {
+TEST_CASE("a resumed run reproduces the uninterrupted one bit for bit", "[train][slow]") {
   const std::string corpus = synthetic_corpus(400);
   for (bool two_stage : {false, true}) {
     train_options o = small_options(weight_mode::ternary);
