@@ -5,7 +5,7 @@
 // checked against central differences on its own.
 //
 // Where a forward is the inference math (RMSNorm, LayerNorm) the float instantiation calls the
-// library's own function (quant/norm.hpp), so training and inference normalize bit for bit alike.
+// library's own function (norm/norm.hpp), so training and inference normalize bit for bit alike.
 //
 // Threading: products are split into fixed blocks of rows that do not depend on the thread count,
 // and every output element is written by exactly one block, so results are the same for any
@@ -22,7 +22,7 @@
 #include "bitlin/core/error.hpp"
 #include "bitlin/core/types.hpp"
 #include "bitlin/gemm/executor.hpp"
-#include "bitlin/quant/norm.hpp"
+#include "bitlin/norm/norm.hpp"
 
 namespace bitlin::train {
 
@@ -104,7 +104,7 @@ S rms_inverse(const S* x, index_t k, S eps) {
   double ss = 0.0;
   for (index_t c = 0; c < k; ++c) ss += static_cast<double>(x[c]) * static_cast<double>(x[c]);
   if constexpr (std::is_same_v<S, float>) {
-    // The inference statistic exactly (quant/norm.hpp): mean in double, rounded once to float.
+    // The inference statistic exactly (norm/norm.hpp): mean in double, rounded once to float.
     const float mean_sq = k > 0 ? static_cast<float>(ss / static_cast<double>(k)) : 0.0f;
     return 1.0f / std::sqrt(mean_sq + eps);
   } else {
