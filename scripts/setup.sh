@@ -10,6 +10,7 @@ packages=(
   libfaiss-dev libopenmpi-dev openmpi-bin
   g++-aarch64-linux-gnu qemu-user-static
   python3 python3-numpy python3-matplotlib clang-format git
+  fortunes
 )
 
 missing=()
