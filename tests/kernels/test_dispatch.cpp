@@ -42,24 +42,48 @@ TEST_CASE("set_active_isa and BITLIN_ISA select the path") {
   reset_active_isa();
 }
 
-TEST_CASE("detection agrees with the compiler's guarantees and the lineage") {
-  const cpu_features& f = host_cpu_features();
+TEST_CASE("detection agrees with the lineage and the compiler's own checks") {
   // Each extension implies the one it builds on.
-  if (f.avx512vnni) CHECK(f.avx512bw);
-  if (f.avx512bw) CHECK(f.avx2);
-  if (f.avx_vnni) CHECK(f.avx2);
-  if (f.avx2) CHECK(f.sse41);
-  if (f.neon_dotprod) CHECK(f.neon);
+  if (isa_detected(isa::avx512vnni)) CHECK(isa_detected(isa::avx512bw));
+  if (isa_detected(isa::avx512bw)) CHECK(isa_detected(isa::avx2));
+  if (isa_detected(isa::avx_vnni)) CHECK(isa_detected(isa::avx2));
+  if (isa_detected(isa::avx2)) CHECK(isa_detected(isa::sse41));
+  if (isa_detected(isa::neon_dotprod)) CHECK(isa_detected(isa::neon));
   // Whatever the compiler was told the target has, the CPU running the test must have.
   CHECK(isa_supported(compile_time_isa()));
+  CHECK(isa_supported(isa::scalar));
   for (isa i : all_isas)
-    if (isa_implied_by_flags(i) && detail::isa_compiled(i)) CHECK(isa_supported(i));
+    if (!isa_compiled(i)) CHECK_FALSE(isa_supported(i));
 #if defined(__x86_64__)
-  CHECK(f.sse41 == static_cast<bool>(__builtin_cpu_supports("sse4.1")));
-  CHECK(f.avx2 == static_cast<bool>(__builtin_cpu_supports("avx2")));
-  CHECK(f.avx512bw == (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")));
-  CHECK(f.avx512vnni == (f.avx512bw && __builtin_cpu_supports("avx512vnni")));
+  CHECK(isa_detected(isa::sse41) == static_cast<bool>(__builtin_cpu_supports("sse4.1")));
+  CHECK(isa_detected(isa::avx2) ==
+        (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")));
+  CHECK(isa_detected(isa::avx512bw) ==
+        (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")));
+  CHECK(isa_detected(isa::avx512vnni) ==
+        (isa_detected(isa::avx512bw) && __builtin_cpu_supports("avx512vnni")));
 #endif
+}
+
+TEST_CASE("the ISA table is one list: enum, tags, names and kernel tables agree") {
+  std::size_t n = 0;
+  for_each_arch([&](auto tag, isa i) {
+    using Tag = decltype(tag);
+    CHECK(static_cast<std::size_t>(i) == n++);
+    CHECK(isa_of<Tag>() == i);
+    CHECK(std::string(isa_name(i)) == Tag::name);
+    CHECK(isa_compiled(i) == Tag::compiled);
+  });
+  CHECK(n == isa_count);
+  CHECK(std::size(all_isas) == isa_count);
+  // The kernel a row runs is the row's own or one of its ancestors', never a sibling's.
+  for (isa i : supported_isas()) {
+    const isa p = gemm_kernel_path<i2_tile>(i);
+    CAPTURE(isa_name(i), isa_name(p));
+    CHECK(isa_supported(p));
+    CHECK(static_cast<int>(p) <= static_cast<int>(i));
+  }
+  CHECK(gemm_kernel_path<i2_tile>(isa::scalar) == isa::scalar);
 }
 
 TEST_CASE("the expected best ISA is detected (set by CI under emulation)") {

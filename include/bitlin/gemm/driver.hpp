@@ -1,6 +1,11 @@
-// The part of the GEMM that is not ISA-specific: argument checks, the zero-padded activation copy
-// with its per-token sums, the expanded epilogue vectors, the split of the work into
-// (row panel x token block) items for the executor, and the per-ISA kernel table chosen once.
+// The part of the GEMM that is neither ISA- nor layout-specific: argument checks, the activation
+// preparation for callers that hand in plain int8 rows, the epilogue vectors, the split of the work
+// into (row panel x token block) items for the executor, and the per-(ISA, layout) kernel table.
+//
+// Two ways in. The prepared path (activation_rows + weight_epilogue) copies nothing: a layer
+// expands its scales and bias once when it is built, and its activation quantizer writes
+// kernel-ready rows with their sums (quant/activation_buffer.hpp). The plain path (int8 rows with
+// any leading dimension, gemm_epilogue pointers) prepares both per call in per-thread scratch.
 #pragma once
 
 #include <algorithm>
@@ -13,24 +18,14 @@
 #include "bitlin/core/error.hpp"
 #include "bitlin/gemm/executor.hpp"
 #include "bitlin/gemm/kernel_args.hpp"
-#include "bitlin/gemm/packed_weights.hpp"
-#include "bitlin/kernels/scalar.hpp"
-#if defined(BITLIN_ARCH_X86) && defined(__x86_64__)
-#include "bitlin/kernels/x86/sse41.hpp"
-#include "bitlin/kernels/x86/avx2.hpp"
-#include "bitlin/kernels/x86/avx_vnni.hpp"
-#include "bitlin/kernels/x86/avx512bw.hpp"
-#include "bitlin/kernels/x86/avx512vnni.hpp"
-#endif
-#if defined(BITLIN_ARCH_AARCH64)
-#include "bitlin/kernels/arm/neon.hpp"
-#include "bitlin/kernels/arm/neon_dotprod.hpp"
-#endif
+#include "bitlin/gemm/kernel_weights.hpp"
+#include "bitlin/kernels/dispatch.hpp"
+#include "bitlin/kernels/layouts.hpp"
 #include "bitlin/quant/scales.hpp"
 
 namespace bitlin {
 
-// Fused epilogue of ternary_gemm_f32 (see api): y[t,n] = Y[t,n] / (act_scale[t] * ws) (divide) or
+// Fused epilogue of gemm_f32 (see api): y[t,n] = Y[t,n] / (act_scale[t] * ws) (divide) or
 // Y[t,n] / act_scale[t] * ws (multiply), ws = weight_scale[n / rows_per_scale_group] (one scale
 // when rows_per_scale_group is 0; 1 when weight_scale is nullptr); then + bias[n].
 struct gemm_epilogue {
@@ -41,28 +36,63 @@ struct gemm_epilogue {
   const float* bias = nullptr;  // [N] or nullptr
 };
 
+// The weight side of the epilogue, expanded per row and padded to whole row blocks, made once per
+// layer (the activation scales are the only per-call part).
+class weight_epilogue {
+ public:
+  weight_epilogue() = default;
+  // n rows, padded to np; scales as in gemm_epilogue.
+  weight_epilogue(index_t n, index_t np, const float* weight_scale, index_t rows_per_scale_group,
+                  scale_convention convention, const float* bias) {
+    assign(n, np, weight_scale, rows_per_scale_group, convention, bias);
+  }
+  // The same, reusing this object's storage (no allocation once it has held as many rows).
+  void assign(index_t n, index_t np, const float* weight_scale, index_t rows_per_scale_group,
+              scale_convention convention, const float* bias) {
+    BITLIN_REQUIRE(rows_per_scale_group >= 0, value_error,
+                   "weight_epilogue: rows_per_scale_group = ", rows_per_scale_group,
+                   " is negative");
+    BITLIN_REQUIRE(np >= n && n >= 0, shape_error, "weight_epilogue: ", n, " rows padded to ", np);
+    rows_ = n;
+    multiply_ = convention == scale_convention::multiply;
+    row_scale_.assign(static_cast<std::size_t>(np), 1.0f);
+    const index_t rpg = rows_per_scale_group == 0 ? n : rows_per_scale_group;
+    if (weight_scale) {
+      for (index_t r = 0, g = 0; r < n; r += rpg, ++g)
+        std::fill(row_scale_.begin() + r, row_scale_.begin() + std::min(n, r + rpg),
+                  weight_scale[g]);
+    }
+    bias_.clear();
+    if (bias) {
+      bias_.assign(static_cast<std::size_t>(np), 0.0f);
+      std::copy(bias, bias + n, bias_.begin());
+    }
+  }
+  index_t rows() const { return rows_; }
+  index_t padded_rows() const { return static_cast<index_t>(row_scale_.size()); }
+  const float* row_scale() const { return row_scale_.data(); }
+  const float* bias() const { return bias_.empty() ? nullptr : bias_.data(); }
+  bool multiply() const { return multiply_; }
+
+ private:
+  index_t rows_ = 0;
+  std::vector<float> row_scale_, bias_;
+  bool multiply_ = false;
+};
+
 namespace detail {
 
-// The kernel of each path; the overload for the most derived arch tag wins (kernels/...).
-template <isa I>
-kernel_fn kernel_for() {
-  if constexpr (isa_compiled(I))
-    return kernels::gemm_kernel(typename arch_of<I>::type{});
-  else
-    return &kernels::scalar_gemm;
-}
-
-inline kernel_fn kernel_of(isa i) {
-  static const std::array<kernel_fn, 8> table = {
-      kernel_for<isa::scalar>(),   kernel_for<isa::sse41>(),       kernel_for<isa::avx2>(),
-      kernel_for<isa::avx_vnni>(), kernel_for<isa::avx512bw>(),    kernel_for<isa::avx512vnni>(),
-      kernel_for<isa::neon>(),     kernel_for<isa::neon_dotprod>()};
+// The kernel of (isa, layout): the most derived arch tag with a kernel for the layout.
+template <class Layout>
+const kernel_entry<kernel_fn>& gemm_kernel_of(isa i) {
+  static const auto table =
+      isa_table<kernel_fn>([](auto tag) { return kernels::gemm_kernel(tag, Layout{}); });
   return table[static_cast<std::size_t>(i)];
 }
 
-// Work split: panels of 4 row groups (64 rows) x blocks of up to 96 tokens, panel-major so that a
-// chunk of consecutive items reuses one weight panel from cache across its token blocks.
-constexpr index_t panel_groups = 4;
+// Work split: panels of 64 rows x blocks of up to 96 tokens, panel-major so that a chunk of
+// consecutive items reuses one weight panel from cache across its token blocks.
+constexpr index_t panel_rows = 64;
 constexpr index_t token_block = 96;
 
 // Per-thread buffers reused across calls, so a GEMV allocates nothing (they keep the largest
@@ -70,7 +100,7 @@ constexpr index_t token_block = 96;
 struct gemm_scratch {
   aligned_vector<std::int8_t> x;
   std::vector<std::int32_t> xsum;
-  std::vector<float> row_scale, bias;
+  weight_epilogue epilogue;
 };
 inline gemm_scratch& thread_scratch() {
   static thread_local gemm_scratch s;
@@ -82,10 +112,9 @@ typename V::value_type* grow(V& v, index_t n) {
   return v.data();
 }
 
-inline void run_gemm(const ternary_gemm_weights& W, const std::int8_t* X, index_t tokens,
-                     index_t ldx, kernel_args& a, const executor& ex) {
-  const index_t k = W.cols(), kp = W.k_blocks() * i2_tiles::k_block;
-  // Zero-padded copy of the activations and their sums (the correction term).
+// Copies plain int8 rows into zero-padded kernel-ready rows of width kp, with their sums.
+inline activation_rows prepare_rows(const std::int8_t* X, index_t tokens, index_t ldx, index_t k,
+                                    index_t kp, const executor& ex) {
   gemm_scratch& s = thread_scratch();
   std::int8_t* xp = grow(s.x, std::max<index_t>(tokens * kp, 1));
   std::int32_t* xsum = grow(s.xsum, tokens);
@@ -100,14 +129,26 @@ inline void run_gemm(const ternary_gemm_weights& W, const std::int8_t* X, index_
       xsum[t] = sum;
     }
   });
+  return {xp, kp, xsum, tokens, k};
+}
+
+template <class Layout>
+void run_gemm(const kernel_weights<Layout>& W, const activation_rows& x, kernel_args& a,
+              const executor& ex) {
+  using traits = kernel_layout_traits<Layout>;
+  static_assert(activation_row_align % traits::k_block == 0,
+                "a layout's k_block must divide activation_row_align");
+  static_assert(panel_rows % traits::row_block == 0, "panels cover whole row groups");
   a.w = W.data();
   a.k_blocks = W.k_blocks();
   a.n = W.rows();
-  a.x = xp;
-  a.ldxp = kp;
-  a.xsum = xsum;
-  const kernel_fn fn = kernel_of(W.target());
+  a.x = x.x;
+  a.ldxp = x.ld;
+  a.xsum = x.xsum;
+  const kernel_fn fn = gemm_kernel_of<Layout>(W.target()).fn;
+  const index_t tokens = x.tokens;
   const index_t groups = W.row_groups();
+  constexpr index_t panel_groups = panel_rows / traits::row_block;
   const index_t panels = ceil_div(groups, panel_groups);
   const index_t tblock = tokens <= token_block ? tokens : token_block;
   const index_t tblocks = ceil_div(tokens, tblock);
@@ -120,8 +161,9 @@ inline void run_gemm(const ternary_gemm_weights& W, const std::int8_t* X, index_
   });
 }
 
-inline void check_gemm_args(const char* what, const ternary_gemm_weights& W, const void* X,
-                            index_t tokens, index_t ldx, const void* Y, index_t ldy) {
+template <class Layout>
+void check_gemm_args(const char* what, const kernel_weights<Layout>& W, const void* X,
+                     index_t tokens, index_t ldx, const void* Y, index_t ldy) {
   BITLIN_REQUIRE(tokens >= 0, shape_error, what, ": tokens = ", tokens, " is negative");
   BITLIN_REQUIRE(ldx >= W.cols(), shape_error, what, ": ldx = ", ldx,
                  " is smaller than K = ", W.cols());
@@ -132,58 +174,89 @@ inline void check_gemm_args(const char* what, const ternary_gemm_weights& W, con
                  ": output is null");
 }
 
+template <class Layout>
+void check_rows(const char* what, const kernel_weights<Layout>& W, const activation_rows& x) {
+  BITLIN_REQUIRE(x.cols == W.cols(), shape_error, what, ": activations have K = ", x.cols,
+                 ", the weights ", W.cols());
+  BITLIN_REQUIRE(x.ld >= W.padded_cols(), shape_error, what, ": activation rows are ", x.ld,
+                 " wide, the layout reads ", W.padded_cols());
+  BITLIN_REQUIRE(x.tokens >= 0, shape_error, what, ": tokens = ", x.tokens, " is negative");
+  BITLIN_REQUIRE(x.tokens == 0 || (x.x != nullptr && x.xsum != nullptr), value_error, what,
+                 ": activation rows are null");
+}
+
 }  // namespace detail
+
+// Which ISA's kernel a product with these weights runs (after the lineage fallback).
+template <class Layout>
+isa gemm_kernel_path(const kernel_weights<Layout>& W) {
+  return detail::gemm_kernel_of<Layout>(W.target()).path;
+}
+template <class Layout>
+isa gemm_kernel_path(isa i) {
+  return detail::gemm_kernel_of<Layout>(i).path;
+}
 
 // Y[t,n] = sum_k X[t,k] * W[n,k] exactly (int32), for any tokens, N, K; X row-major with leading
 // dimension ldx (>= K), Y with ldy (>= N). Never reads X beyond row t's first K entries.
-inline void ternary_gemm(const ternary_gemm_weights& W, const std::int8_t* X, index_t tokens,
-                         index_t ldx, std::int32_t* Y, index_t ldy, const executor& ex = serial()) {
-  detail::check_gemm_args("ternary_gemm", W, X, tokens, ldx, Y, ldy);
+template <class Layout>
+void gemm(const kernel_weights<Layout>& W, const std::int8_t* X, index_t tokens, index_t ldx,
+          std::int32_t* Y, index_t ldy, const executor& ex = serial()) {
+  detail::check_gemm_args("gemm", W, X, tokens, ldx, Y, ldy);
   if (tokens == 0 || W.rows() == 0) return;
   detail::kernel_args a;
   a.y = Y;
   a.ldy = ldy;
-  detail::run_gemm(W, X, tokens, ldx, a, ex);
+  const activation_rows x = detail::prepare_rows(X, tokens, ldx, W.cols(), W.padded_cols(), ex);
+  detail::run_gemm(W, x, a, ex);
 }
 
-// ternary_gemm followed by the fused epilogue, float output.
-inline void ternary_gemm_f32(const ternary_gemm_weights& W, const std::int8_t* X, index_t tokens,
-                             index_t ldx, const gemm_epilogue& ep, float* y, index_t ldy,
-                             const executor& ex = serial()) {
-  detail::check_gemm_args("ternary_gemm_f32", W, X, tokens, ldx, y, ldy);
-  if (tokens == 0 || W.rows() == 0) return;
-  BITLIN_REQUIRE(ep.act_scale != nullptr, value_error, "ternary_gemm_f32: act_scale is null");
-  BITLIN_REQUIRE(ep.rows_per_scale_group >= 0, value_error,
-                 "ternary_gemm_f32: rows_per_scale_group = ", ep.rows_per_scale_group,
-                 " is negative");
-  const index_t np = W.row_groups() * detail::i2_tiles::row_block;
-  detail::gemm_scratch& s = detail::thread_scratch();
-  float* row_scale = detail::grow(s.row_scale, np);
-  // Expanded per row, group by group (no division per row: this runs on every call).
-  const index_t n = W.rows();
-  const index_t rpg = ep.rows_per_scale_group == 0 ? n : ep.rows_per_scale_group;
-  if (!ep.weight_scale)
-    std::fill(row_scale, row_scale + n, 1.0f);
-  else if (rpg == 1)
-    std::copy(ep.weight_scale, ep.weight_scale + n, row_scale);
-  else
-    for (index_t r = 0, g = 0; r < n; r += rpg, ++g)
-      std::fill(row_scale + r, row_scale + std::min(n, r + rpg), ep.weight_scale[g]);
-  std::fill(row_scale + n, row_scale + np, 1.0f);
-  float* bias = nullptr;
-  if (ep.bias) {
-    bias = detail::grow(s.bias, np);
-    std::copy(ep.bias, ep.bias + W.rows(), bias);
-    std::fill(bias + W.rows(), bias + np, 0.0f);
-  }
+// The prepared path: kernel-ready rows, per-token scales, an epilogue expanded once. Copies
+// nothing.
+template <class Layout>
+void gemm_f32(const kernel_weights<Layout>& W, const activation_rows& x, const float* act_scale,
+              const weight_epilogue& ep, float* y, index_t ldy, const executor& ex = serial()) {
+  detail::check_rows("gemm_f32", W, x);
+  BITLIN_REQUIRE(ldy >= W.rows(), shape_error, "gemm_f32: ldy = ", ldy,
+                 " is smaller than N = ", W.rows());
+  BITLIN_REQUIRE(ep.rows() == W.rows() && ep.padded_rows() >= W.padded_rows(), shape_error,
+                 "gemm_f32: the epilogue is for ", ep.rows(), " rows, the weights have ", W.rows());
+  if (x.tokens == 0 || W.rows() == 0) return;
+  BITLIN_REQUIRE(act_scale != nullptr && y != nullptr, value_error,
+                 "gemm_f32: act_scale or output is null");
   detail::kernel_args a;
   a.yf = y;
   a.ldyf = ldy;
-  a.act_scale = ep.act_scale;
-  a.row_scale = row_scale;
-  a.bias = bias;
-  a.multiply = ep.convention == scale_convention::multiply;
-  detail::run_gemm(W, X, tokens, ldx, a, ex);
+  a.act_scale = act_scale;
+  a.row_scale = ep.row_scale();
+  a.bias = ep.bias();
+  a.multiply = ep.multiply();
+  detail::run_gemm(W, x, a, ex);
+}
+
+// gemm followed by the fused epilogue, float output (plain path).
+template <class Layout>
+void gemm_f32(const kernel_weights<Layout>& W, const std::int8_t* X, index_t tokens, index_t ldx,
+              const gemm_epilogue& ep, float* y, index_t ldy, const executor& ex = serial()) {
+  detail::check_gemm_args("gemm_f32", W, X, tokens, ldx, y, ldy);
+  if (tokens == 0 || W.rows() == 0) return;
+  BITLIN_REQUIRE(ep.act_scale != nullptr, value_error, "gemm_f32: act_scale is null");
+  detail::gemm_scratch& s = detail::thread_scratch();
+  s.epilogue.assign(W.rows(), W.padded_rows(), ep.weight_scale, ep.rows_per_scale_group,
+                    ep.convention, ep.bias);
+  const activation_rows x = detail::prepare_rows(X, tokens, ldx, W.cols(), W.padded_cols(), ex);
+  gemm_f32(W, x, ep.act_scale, s.epilogue, y, ldy, ex);
+}
+
+// The ternary entry points under the names the API has always had.
+inline void ternary_gemm(const ternary_gemm_weights& W, const std::int8_t* X, index_t tokens,
+                         index_t ldx, std::int32_t* Y, index_t ldy, const executor& ex = serial()) {
+  gemm(W, X, tokens, ldx, Y, ldy, ex);
+}
+inline void ternary_gemm_f32(const ternary_gemm_weights& W, const std::int8_t* X, index_t tokens,
+                             index_t ldx, const gemm_epilogue& ep, float* y, index_t ldy,
+                             const executor& ex = serial()) {
+  gemm_f32(W, X, tokens, ldx, ep, y, ldy, ex);
 }
 
 }  // namespace bitlin

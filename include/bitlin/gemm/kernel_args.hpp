@@ -1,18 +1,12 @@
-// The contract between the GEMM driver (gemm/driver.hpp) and the per-ISA kernels (kernels/...).
+// The contract between the GEMM driver (gemm/driver.hpp) and the kernels of every layout
+// (kernels/<layout>/...): where the packed weights, the prepared activations and the outputs are,
+// and the float epilogue every path must compute bit-identically. The packed weight layout itself
+// belongs to the layout (kernel_layout_traits<L>, kernels/<layout>/layout.hpp).
 //
-// Packed weight layout ("i2 tiles"), shared by every kernel so that weights packed for one path run
-// on any other and unpack() needs no ISA: the rows are cut into groups of 16 (padded), K into
-// blocks of 16 (padded); each (group g, block b) is one 64-byte tile at byte offset
-// (g * k_blocks + b) * 64. Inside a tile, byte 4*r + j holds four 2-bit codes c = t + 1 (0, 1, 2)
-// for row 16*g + r: bits 2s..2s+1 hold k = 16*b + 4*s + j. So one 64-byte load, shifted right by
-// 2*s and masked with 3, gives 16 rows x 4 consecutive k as unsigned bytes: exactly the operand
-// layout of vpdpbusd (512 bits), and its 32- and 16-byte halves/quarters serve 256- and 128-bit
-// registers (8 or 4 rows). Padding rows and the K tail hold code 1 (value 0).
-//
-// Activations reach a kernel copied into a zero-padded [tokens x kp] buffer (kp = 16 * k_blocks),
-// with xsum[t] = sum_k x[t,k]: kernels accumulate sum_k c*x = sum_k t*x + sum_k x and subtract
-// xsum. The copy means a kernel may read whole blocks without ever touching memory past the user's
-// buffer.
+// Activations reach a kernel as kernel-ready int8 rows (activation_rows): zero-padded to the
+// layout's K blocking, with xsum[t] = sum_k x[t,k], so that a kernel may read whole blocks without
+// touching memory past the rows and can correct for weight codes stored with an offset (the i2
+// tile stores c = t + 1: sum_k c*x = sum_k t*x + xsum).
 #pragma once
 
 #include <cstdint>
@@ -22,15 +16,8 @@
 namespace bitlin {
 namespace detail {
 
-struct i2_tiles {
-  static constexpr index_t row_block = 16;
-  static constexpr index_t k_block = 16;
-  static constexpr index_t tile_bytes = 64;
-  static constexpr std::uint8_t pad_code = 1;
-};
-
 struct kernel_args {
-  const std::uint8_t* w = nullptr;  // i2 tiles
+  const std::uint8_t* w = nullptr;  // packed weights in the layout's tiles
   index_t k_blocks = 0;             // tiles per row group
   index_t n = 0;                    // valid rows (outputs)
   const std::int8_t* x = nullptr;   // padded activations, row stride ldxp
@@ -46,8 +33,8 @@ struct kernel_args {
   float* yf = nullptr;
   index_t ldyf = 0;
   const float* act_scale = nullptr;  // [tokens]
-  const float* row_scale = nullptr;  // [row groups * 16] (expanded per row, padded)
-  const float* bias = nullptr;       // [row groups * 16] (padded) or nullptr
+  const float* row_scale = nullptr;  // [row groups * row_block] (expanded per row, padded)
+  const float* bias = nullptr;       // [row groups * row_block] (padded) or nullptr
   bool multiply = false;
 };
 
@@ -104,4 +91,19 @@ __attribute__((noinline)) inline void store_outputs(const kernel_args& a, const 
 }
 
 }  // namespace detail
+
+// Kernel-ready int8 activations: row t at x + t * ld, zero-padded at least to the layout's padded
+// K (kernel_weights<L>::padded_cols()), with its sum xsum[t] over the first K entries.
+struct activation_rows {
+  const std::int8_t* x = nullptr;
+  index_t ld = 0;
+  const std::int32_t* xsum = nullptr;
+  index_t tokens = 0;
+  index_t cols = 0;  // K
+};
+
+// Every layout pads K to a multiple of its k_block, and each k_block divides this, so activation
+// rows padded to it serve every layout (one quantized activation feeds layers of any layout).
+constexpr index_t activation_row_align = 64;
+
 }  // namespace bitlin

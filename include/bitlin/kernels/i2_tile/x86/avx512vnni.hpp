@@ -19,7 +19,8 @@
 #include <cstring>
 
 #include "bitlin/config/arch.hpp"
-#include "bitlin/gemm/kernel_args.hpp"
+#include "bitlin/kernels/dispatch.hpp"
+#include "bitlin/kernels/i2_tile/layout.hpp"
 
 #define BITLIN_TARGET_AVX512VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
@@ -205,8 +206,9 @@ BITLIN_TARGET_AVX512VNNI inline void gemm_tokens(const kernel_args& a, index_t g
 
 BITLIN_TARGET_AVX512VNNI inline void gemm(const kernel_args& a, index_t g0, index_t g1, index_t t0,
                                           index_t t1) {
-  static_assert(detail::i2_tiles::row_block == 16 && detail::i2_tiles::k_block == 16 &&
-                    detail::i2_tiles::tile_bytes == 64,
+  static_assert(kernel_layout_traits<i2_tile>::row_block == 16 &&
+                    kernel_layout_traits<i2_tile>::k_block == 16 &&
+                    kernel_layout_traits<i2_tile>::tile_bytes == 64,
                 "this kernel reads one 64-byte tile as 16 rows x 16 k");
   index_t g = g0;
   for (; g + gemm_mr <= g1; g += gemm_mr) gemm_tokens<gemm_mr>(a, g, t0, t1);
@@ -215,8 +217,8 @@ BITLIN_TARGET_AVX512VNNI inline void gemm(const kernel_args& a, index_t g0, inde
 
 }  // namespace avx512vnni_impl
 
-inline detail::kernel_fn gemm_kernel(arch::avx512vnni) {
-  return &avx512vnni_impl::gemm;
+inline kernel_entry<detail::kernel_fn> gemm_kernel(arch::avx512vnni, i2_tile) {
+  return make_kernel_entry<arch::avx512vnni>(&avx512vnni_impl::gemm);
 }
 
 }  // namespace kernels

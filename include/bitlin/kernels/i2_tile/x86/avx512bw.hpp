@@ -14,7 +14,8 @@
 #include <cstring>
 
 #include "bitlin/config/arch.hpp"
-#include "bitlin/gemm/kernel_args.hpp"
+#include "bitlin/kernels/dispatch.hpp"
+#include "bitlin/kernels/i2_tile/layout.hpp"
 
 namespace bitlin {
 namespace kernels {
@@ -47,10 +48,10 @@ namespace kernels {
 #define BITLIN_KX_MUL_PS(a, b) _mm512_mul_ps(a, b)
 #define BITLIN_KX_ADD_PS(a, b) _mm512_add_ps(a, b)
 #define BITLIN_KX_FCONSTRAINT(f) "+v"(f)
-#include "bitlin/kernels/x86/detail/tile_kernel.inc"
+#include "bitlin/kernels/i2_tile/x86/tile_kernel.inc"
 
-inline detail::kernel_fn gemm_kernel(arch::avx512bw) {
-  return &avx512bw_impl::gemm;
+inline kernel_entry<detail::kernel_fn> gemm_kernel(arch::avx512bw, i2_tile) {
+  return make_kernel_entry<arch::avx512bw>(&avx512bw_impl::gemm);
 }
 
 }  // namespace kernels

@@ -1,13 +1,11 @@
-// AVX-VNNI path: the VEX-encoded vpdpbusd on 256-bit registers of 8 rows x 4 k (half an i2
-// tile). The body is the shared tile kernel (detail/tile_kernel.inc).
-// Overflow: each vpdpbusd adds four products c*x (c in {0,1,2}, x in [-128,127]), at most 1024 in
-// magnitude, without saturation; the int32 lane holds sum_k c*x, |.| <= 256*K <= 256*(2^23-1)
-// < 2^31 (ternary_gemm_weights::max_cols; 2^28 for K = 2^20), and acc - xsum = sum_k t*x is exact.
+// AVX2 path: vpmaddubsw + vpmaddwd on 256-bit registers of 8 rows x 4 k (half an i2 tile).
+// The body is the shared tile kernel (detail/tile_kernel.inc).
+// Overflow: vpmaddubsw multiplies unsigned codes c in {0,1,2} by signed x in [-128,127] and adds
+// adjacent pairs: each int16 result lies in [-512, 508], far from saturation; vpmaddwd with ones
+// adds two of them into int32 ([-1024, 1016]). The int32 accumulator holds sum_k c*x, bounded by
+// 256*K <= 256*(2^23-1) < 2^31 (ternary_gemm_weights::max_cols; 2^28 for K = 2^20), and the
+// result acc - xsum = sum_k t*x is exact.
 #pragma once
-
-#include "bitlin/config/cpu.hpp"
-
-#if defined(BITLIN_HAS_AVX_VNNI_KERNEL)
 
 #include <immintrin.h>
 
@@ -15,19 +13,20 @@
 #include <cstring>
 
 #include "bitlin/config/arch.hpp"
-#include "bitlin/gemm/kernel_args.hpp"
+#include "bitlin/kernels/dispatch.hpp"
+#include "bitlin/kernels/i2_tile/layout.hpp"
 
 namespace bitlin {
 namespace kernels {
 
-#define BITLIN_KX_NS avx_vnni_impl
-#define BITLIN_KX_TARGET __attribute__((target("avx2,avxvnni")))
+#define BITLIN_KX_NS avx2_impl
+#define BITLIN_KX_TARGET __attribute__((target("avx2")))
 #define BITLIN_KX_VEC __m256i
 #define BITLIN_KX_ROWS 8
 #define BITLIN_KX_MU 2
 #define BITLIN_KX_NT 4
 #define BITLIN_KX_GEMV_MU 4
-#define BITLIN_KX_GEMV_ACC 2
+#define BITLIN_KX_GEMV_ACC 1
 #define BITLIN_KX_LOAD(p) _mm256_load_si256(reinterpret_cast<const __m256i*>(p))
 #define BITLIN_KX_ZERO() _mm256_setzero_si256()
 #define BITLIN_KX_SET1_8(v) _mm256_set1_epi8(static_cast<char>(v))
@@ -37,7 +36,8 @@ namespace kernels {
 #define BITLIN_KX_ADD32(a, b) _mm256_add_epi32(a, b)
 #define BITLIN_KX_SUB32(a, b) _mm256_sub_epi32(a, b)
 #define BITLIN_KX_STORE(p, v) _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v)
-#define BITLIN_KX_DOT(acc, w, x) _mm256_dpbusd_avx_epi32(acc, w, x)
+#define BITLIN_KX_DOT(acc, w, x) \
+  _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1)))
 #define BITLIN_KX_VECF __m256
 #define BITLIN_KX_CVT_PS(v) _mm256_cvtepi32_ps(v)
 #define BITLIN_KX_SET1_PS(v) _mm256_set1_ps(v)
@@ -47,13 +47,11 @@ namespace kernels {
 #define BITLIN_KX_MUL_PS(a, b) _mm256_mul_ps(a, b)
 #define BITLIN_KX_ADD_PS(a, b) _mm256_add_ps(a, b)
 #define BITLIN_KX_FCONSTRAINT(f) "+x"(f)
-#include "bitlin/kernels/x86/detail/tile_kernel.inc"
+#include "bitlin/kernels/i2_tile/x86/tile_kernel.inc"
 
-inline detail::kernel_fn gemm_kernel(arch::avx_vnni) {
-  return &avx_vnni_impl::gemm;
+inline kernel_entry<detail::kernel_fn> gemm_kernel(arch::avx2, i2_tile) {
+  return make_kernel_entry<arch::avx2>(&avx2_impl::gemm);
 }
 
 }  // namespace kernels
 }  // namespace bitlin
-
-#endif  // BITLIN_HAS_AVX_VNNI_KERNEL

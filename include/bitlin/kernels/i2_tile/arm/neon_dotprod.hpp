@@ -16,8 +16,9 @@
 #include <cstdint>
 
 #include "bitlin/config/arch.hpp"
-#include "bitlin/gemm/kernel_args.hpp"
-#include "bitlin/kernels/arm/neon.hpp"
+#include "bitlin/kernels/dispatch.hpp"
+#include "bitlin/kernels/i2_tile/layout.hpp"
+#include "bitlin/kernels/i2_tile/arm/neon.hpp"
 
 #if defined(__ARM_FEATURE_DOTPROD)
 #define BITLIN_TARGET_DOTPROD
@@ -90,8 +91,9 @@ BITLIN_TARGET_DOTPROD inline void block(const kernel_args& a, index_t g, index_t
 
 BITLIN_TARGET_DOTPROD inline void gemm(const kernel_args& a, index_t g0, index_t g1, index_t t0,
                                        index_t t1) {
-  static_assert(detail::i2_tiles::row_block == 16 && detail::i2_tiles::k_block == 16 &&
-                    detail::i2_tiles::tile_bytes == 64,
+  static_assert(kernel_layout_traits<i2_tile>::row_block == 16 &&
+                    kernel_layout_traits<i2_tile>::k_block == 16 &&
+                    kernel_layout_traits<i2_tile>::tile_bytes == 64,
                 "this kernel reads a 64-byte tile as 4 registers of 4 rows x 16 k");
   for (index_t g = g0; g < g1; ++g) {
     index_t t = t0;
@@ -112,8 +114,8 @@ BITLIN_TARGET_DOTPROD inline void gemm(const kernel_args& a, index_t g0, index_t
 
 }  // namespace neon_dotprod_impl
 
-inline detail::kernel_fn gemm_kernel(arch::neon_dotprod) {
-  return &neon_dotprod_impl::gemm;
+inline kernel_entry<detail::kernel_fn> gemm_kernel(arch::neon_dotprod, i2_tile) {
+  return make_kernel_entry<arch::neon_dotprod>(&neon_dotprod_impl::gemm);
 }
 
 }  // namespace kernels

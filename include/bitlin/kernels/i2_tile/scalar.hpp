@@ -1,18 +1,19 @@
-// The portable path: plain C++ over the i2 tile layout (gemm/kernel_args.hpp). It is the fallback
+// The portable kernel of the i2 tile layout (kernels/i2_tile/layout.hpp). It is the fallback
 // on every CPU and the model the SIMD kernels follow, including the activation-sum correction.
 #pragma once
 
 #include <cstdint>
 
 #include "bitlin/config/arch.hpp"
-#include "bitlin/gemm/kernel_args.hpp"
+#include "bitlin/kernels/dispatch.hpp"
+#include "bitlin/kernels/i2_tile/layout.hpp"
 
 namespace bitlin {
 namespace kernels {
 
-inline void scalar_gemm(const detail::kernel_args& a, index_t g0, index_t g1, index_t t0,
-                        index_t t1) {
-  using tiles = detail::i2_tiles;
+inline void i2_tile_scalar_gemm(const detail::kernel_args& a, index_t g0, index_t g1, index_t t0,
+                                index_t t1) {
+  using tiles = kernel_layout_traits<i2_tile>;
   for (index_t g = g0; g < g1; ++g) {
     const std::uint8_t* wg = a.w + g * a.k_blocks * tiles::tile_bytes;
     for (index_t t = t0; t < t1; ++t) {
@@ -45,8 +46,8 @@ inline void scalar_gemm(const detail::kernel_args& a, index_t g0, index_t g1, in
   }
 }
 
-inline detail::kernel_fn gemm_kernel(arch::scalar) {
-  return &scalar_gemm;
+inline kernel_entry<detail::kernel_fn> gemm_kernel(arch::scalar, i2_tile) {
+  return make_kernel_entry<arch::scalar>(&i2_tile_scalar_gemm);
 }
 
 }  // namespace kernels

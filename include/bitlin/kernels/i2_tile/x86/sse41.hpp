@@ -13,7 +13,8 @@
 #include <cstring>
 
 #include "bitlin/config/arch.hpp"
-#include "bitlin/gemm/kernel_args.hpp"
+#include "bitlin/kernels/dispatch.hpp"
+#include "bitlin/kernels/i2_tile/layout.hpp"
 
 namespace bitlin {
 namespace kernels {
@@ -46,10 +47,10 @@ namespace kernels {
 #define BITLIN_KX_MUL_PS(a, b) _mm_mul_ps(a, b)
 #define BITLIN_KX_ADD_PS(a, b) _mm_add_ps(a, b)
 #define BITLIN_KX_FCONSTRAINT(f) "+x"(f)
-#include "bitlin/kernels/x86/detail/tile_kernel.inc"
+#include "bitlin/kernels/i2_tile/x86/tile_kernel.inc"
 
-inline detail::kernel_fn gemm_kernel(arch::sse41) {
-  return &sse41_impl::gemm;
+inline kernel_entry<detail::kernel_fn> gemm_kernel(arch::sse41, i2_tile) {
+  return make_kernel_entry<arch::sse41>(&sse41_impl::gemm);
 }
 
 }  // namespace kernels

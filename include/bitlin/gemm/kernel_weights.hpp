@@ -1,6 +1,4 @@
-// Ternary weights packed once, ahead of time, into the kernels' i2 tile layout
-// (gemm/kernel_args.hpp), 64-byte aligned so that every tile is one cache line. The object also
-// records which ISA path will multiply with it; the layout itself is the same for all paths.
+// Weights packed for a kernel layout (kernel_weights<L>) and the aligned storage they live in.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +11,7 @@
 #include "bitlin/core/error.hpp"
 #include "bitlin/core/types.hpp"
 #include "bitlin/gemm/kernel_args.hpp"
+#include "bitlin/kernels/layouts.hpp"
 #include "bitlin/pack/ternary_i2.hpp"
 
 namespace bitlin {
@@ -52,46 +51,41 @@ inline index_t ceil_div(index_t a, index_t b) {
 
 }  // namespace detail
 
-class ternary_gemm_weights {
+// Weights packed once, ahead of time, into a kernel layout L (kernels/<layout>/layout.hpp), 64-byte
+// aligned so that every tile starts a cache line. The object also records which ISA path will
+// multiply with it; the layout is the same for all paths, so set_target() never repacks.
+template <class Layout>
+class kernel_weights {
  public:
-  // Largest K the kernels accept: they accumulate sum_k c*x with c = t + 1 <= 2 and |x| <= 128,
-  // so |acc| <= 256 * K must stay below 2^31.
-  static constexpr index_t max_cols = (index_t{1} << 23) - 1;
+  using layout = Layout;
+  using traits = kernel_layout_traits<Layout>;
+  using weight_kind = typename traits::weight_kind;
+  static constexpr index_t max_cols = traits::max_cols;
 
-  ternary_gemm_weights() = default;
+  kernel_weights() = default;
 
-  // trits: [N, K] with values in {-1, 0, 1} (value_error otherwise).
-  explicit ternary_gemm_weights(Eigen::Ref<const matrix_i8> trits, isa target = active_isa())
-      : rows_(trits.rows()), cols_(trits.cols()) {
+  // q: [N, K] in the layout's alphabet (value_error otherwise).
+  explicit kernel_weights(const Eigen::Ref<const matrix_i8>& q, isa target = active_isa())
+      : rows_(q.rows()), cols_(q.cols()) {
     set_target(target);
-    BITLIN_REQUIRE(cols_ <= max_cols, shape_error, "ternary_gemm_weights: K = ", cols_,
+    BITLIN_REQUIRE(cols_ <= max_cols, shape_error, traits::name, ": K = ", cols_,
                    " exceeds the supported maximum ", max_cols);
-    using tiles = detail::i2_tiles;
-    groups_ = detail::ceil_div(rows_, tiles::row_block);
-    k_blocks_ = detail::ceil_div(cols_, tiles::k_block);
-    // Code 1 (= 0b01) in all four 2-bit fields: the padding value 0 everywhere.
-    data_.assign(static_cast<std::size_t>(groups_ * k_blocks_ * tiles::tile_bytes), 0x55);
-    for (index_t n = 0; n < rows_; ++n) {
-      std::uint8_t* tile_row = data_.data() + (n / 16) * k_blocks_ * 64 + 4 * (n % 16);
-      for (index_t k = 0; k < cols_; ++k) {
-        const int t = trits(n, k);
-        BITLIN_REQUIRE(t >= -1 && t <= 1, value_error, "ternary_gemm_weights: trits(", n, ", ", k,
-                       ") = ", t, " is not in {-1, 0, 1}");
-        std::uint8_t& byte = tile_row[(k / 16) * 64 + (k % 4)];
-        const int shift = 2 * static_cast<int>((k % 16) / 4);
-        byte = static_cast<std::uint8_t>((byte & ~(3u << shift)) |
-                                         (static_cast<unsigned>(t + 1) << shift));
-      }
-    }
+    groups_ = detail::ceil_div(rows_, traits::row_block);
+    k_blocks_ = detail::ceil_div(cols_, traits::k_block);
+    data_.resize(static_cast<std::size_t>(groups_ * k_blocks_ * traits::tile_bytes));
+    if (!data_.empty()) traits::pack(q, data_.data(), k_blocks_);
   }
 
   index_t rows() const { return rows_; }
   index_t cols() const { return cols_; }
+  // K padded to whole blocks: the width of the activation rows the kernels read.
+  index_t padded_cols() const { return k_blocks_ * traits::k_block; }
+  index_t padded_rows() const { return groups_ * traits::row_block; }
   isa target() const { return target_; }
-  // Chooses another path for the same packed data (the layout is shared by all paths).
+  // Chooses another path for the same packed data.
   void set_target(isa target) {
-    BITLIN_REQUIRE(isa_supported(target), value_error, "ternary_gemm_weights: ISA '",
-                   isa_name(target), "' is not supported by this build or CPU");
+    BITLIN_REQUIRE(isa_supported(target), value_error, traits::name, ": ISA '", isa_name(target),
+                   "' is not supported by this build or CPU");
     target_ = target;
   }
   std::size_t bytes() const { return data_.size(); }
@@ -99,17 +93,11 @@ class ternary_gemm_weights {
   index_t row_groups() const { return groups_; }
   index_t k_blocks() const { return k_blocks_; }
 
-  // Back to trits [N, K].
+  // Back to integers [N, K].
   matrix_i8 unpack() const {
     matrix_i8 q(rows_, cols_);
-    for (index_t n = 0; n < rows_; ++n) {
-      const std::uint8_t* tile_row = data_.data() + (n / 16) * k_blocks_ * 64 + 4 * (n % 16);
-      for (index_t k = 0; k < cols_; ++k) {
-        const unsigned byte = tile_row[(k / 16) * 64 + (k % 4)];
-        q(n, k) =
-            static_cast<std::int8_t>(static_cast<int>((byte >> (2 * ((k % 16) / 4))) & 3u) - 1);
-      }
-    }
+    for (index_t n = 0; n < rows_; ++n)
+      for (index_t k = 0; k < cols_; ++k) q(n, k) = traits::get(data_.data(), k_blocks_, n, k);
     return q;
   }
 
@@ -118,6 +106,9 @@ class ternary_gemm_weights {
   isa target_ = isa::scalar;
   detail::aligned_vector<std::uint8_t> data_;
 };
+
+// The ternary kernels' weights (the name the API has always had).
+using ternary_gemm_weights = kernel_weights<i2_tile>;
 
 // Conversions with the portable interchange format (pack/ternary_i2.hpp).
 inline ternary_gemm_weights to_gemm_weights(const packed_matrix<ternary_i2>& p,

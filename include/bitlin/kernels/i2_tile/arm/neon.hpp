@@ -14,7 +14,8 @@
 #include <cstring>
 
 #include "bitlin/config/arch.hpp"
-#include "bitlin/gemm/kernel_args.hpp"
+#include "bitlin/kernels/dispatch.hpp"
+#include "bitlin/kernels/i2_tile/layout.hpp"
 
 namespace bitlin {
 namespace kernels {
@@ -117,8 +118,9 @@ inline void block(const kernel_args& a, index_t g, index_t t) {
 }
 
 inline void gemm(const kernel_args& a, index_t g0, index_t g1, index_t t0, index_t t1) {
-  static_assert(detail::i2_tiles::row_block == 16 && detail::i2_tiles::k_block == 16 &&
-                    detail::i2_tiles::tile_bytes == 64,
+  static_assert(kernel_layout_traits<i2_tile>::row_block == 16 &&
+                    kernel_layout_traits<i2_tile>::k_block == 16 &&
+                    kernel_layout_traits<i2_tile>::tile_bytes == 64,
                 "this kernel reads a 64-byte tile as 4 registers of 4 rows x 16 k");
   for (index_t g = g0; g < g1; ++g) {
     index_t t = t0;
@@ -129,8 +131,8 @@ inline void gemm(const kernel_args& a, index_t g0, index_t g1, index_t t0, index
 
 }  // namespace neon_impl
 
-inline detail::kernel_fn gemm_kernel(arch::neon) {
-  return &neon_impl::gemm;
+inline kernel_entry<detail::kernel_fn> gemm_kernel(arch::neon, i2_tile) {
+  return make_kernel_entry<arch::neon>(&neon_impl::gemm);
 }
 
 }  // namespace kernels

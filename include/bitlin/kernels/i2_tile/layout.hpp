@@ -1,0 +1,59 @@
+// The 2-bit ternary tile ("i2 tile"), the layout of every ternary kernel: rows are cut into groups
+// of 16 (padded), K into blocks of 16 (padded); each (group g, block b) is one 64-byte tile at byte
+// offset (g * k_blocks + b) * 64. Inside a tile, byte 4*r + j holds four 2-bit codes c = t + 1
+// (0, 1, 2) for row 16*g + r: bits 2s..2s+1 hold k = 16*b + 4*s + j. So one 64-byte load, shifted
+// right by 2*s and masked with 3, gives 16 rows x 4 consecutive k as unsigned bytes: exactly the
+// operand layout of vpdpbusd (512 bits), and its 32- and 16-byte halves/quarters serve 256- and
+// 128-bit registers (8 or 4 rows). Padding rows and the K tail hold code 1 (value 0). Kernels
+// accumulate sum_k c*x and subtract the activation sums (activation_rows::xsum).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "bitlin/core/error.hpp"
+#include "bitlin/core/weight_kind.hpp"
+#include "bitlin/gemm/kernel_args.hpp"
+#include "bitlin/kernels/layout.hpp"
+
+namespace bitlin {
+
+struct i2_tile {};
+
+template <>
+struct kernel_layout_traits<i2_tile> {
+  using weight_kind = ternary;
+  static constexpr const char* name = "i2_tile";
+  static constexpr double bits_per_weight = 2.0;
+  static constexpr index_t row_block = 16;
+  static constexpr index_t k_block = 16;
+  static constexpr index_t tile_bytes = 64;
+  // The kernels accumulate sum_k c*x with c = t + 1 <= 2 and |x| <= 128, so |acc| <= 256 * K must
+  // stay below 2^31 (each kernel header states how its intermediates stay inside that bound).
+  static constexpr index_t max_cols = (index_t{1} << 23) - 1;
+
+  static void pack(const Eigen::Ref<const matrix_i8>& q, std::uint8_t* tiles, index_t k_blocks) {
+    const index_t groups = (q.rows() + row_block - 1) / row_block;
+    // Code 1 (= 0b01) in all four 2-bit fields: the padding value 0 everywhere.
+    std::memset(tiles, 0x55, static_cast<std::size_t>(groups * k_blocks * tile_bytes));
+    for (index_t n = 0; n < q.rows(); ++n) {
+      std::uint8_t* tile_row = tiles + (n / 16) * k_blocks * 64 + 4 * (n % 16);
+      for (index_t k = 0; k < q.cols(); ++k) {
+        const int t = q(n, k);
+        BITLIN_REQUIRE(t >= -1 && t <= 1, value_error, "i2_tile: weight (", n, ", ", k, ") = ", t,
+                       " is not in {-1, 0, 1}");
+        std::uint8_t& byte = tile_row[(k / 16) * 64 + (k % 4)];
+        const int shift = 2 * static_cast<int>((k % 16) / 4);
+        byte = static_cast<std::uint8_t>((byte & ~(3u << shift)) |
+                                         (static_cast<unsigned>(t + 1) << shift));
+      }
+    }
+  }
+
+  static std::int8_t get(const std::uint8_t* tiles, index_t k_blocks, index_t n, index_t k) {
+    const unsigned byte = tiles[(n / 16) * k_blocks * 64 + 4 * (n % 16) + (k / 16) * 64 + (k % 4)];
+    return static_cast<std::int8_t>(static_cast<int>((byte >> (2 * ((k % 16) / 4))) & 3u) - 1);
+  }
+};
+
+}  // namespace bitlin
