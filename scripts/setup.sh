@@ -9,6 +9,7 @@ packages=(
   libeigen3-dev libxsimd-dev xtl-dev catch2 libbenchmark-dev nlohmann-json3-dev libopenblas-dev
   g++-aarch64-linux-gnu qemu-user-static
   python3 python3-numpy python3-matplotlib clang-format git
+  libpcre2-dev pkg-config
 )
 
 missing=()
@@ -16,6 +17,12 @@ for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "installed" ]] || missing+=("$p")
 done
+
+# Node.js and npm run the tokenizer and GGUF oracles (Hugging Face's own JavaScript readers) in
+# the tests. Any installed Node (e.g. a newer one from NodeSource) is kept; otherwise Debian's.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 
 if ((${#missing[@]} == 0)); then
   echo "setup: all ${#packages[@]} packages already installed"
