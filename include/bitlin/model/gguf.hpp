@@ -55,6 +55,8 @@ struct gguf_export_options {
   io::ggml_type format = io::ggml_type::i2_s;  // TQ1_0, TQ2_0 or I2_S
   std::string arch = "bitnet-b1.58";
   std::string name;  // general.name; empty: none
+  // convert_to_gguf: the tokenizer.json to carry along; empty: the model directory's, if any.
+  std::string tokenizer_json_path;
 };
 
 namespace detail {
@@ -516,7 +518,10 @@ inline void convert_to_gguf(const std::string& dir, const std::string& out_path,
                             const gguf_export_options& opt = {}) {
   namespace fs = std::filesystem;
   const auto c = bitnet_config::from_file((fs::path(dir) / "config.json").string());
-  const fs::path tok = fs::path(dir) / "tokenizer.json";
+  const fs::path tok = opt.tokenizer_json_path.empty() ? fs::path(dir) / "tokenizer.json"
+                                                       : fs::path(opt.tokenizer_json_path);
+  BITLIN_REQUIRE(opt.tokenizer_json_path.empty() || fs::exists(tok), format_error,
+                 "convert_to_gguf: tokenizer file ", tok.string(), " does not exist");
   const fs::path tcfg = fs::path(dir) / "tokenizer_config.json";
   std::string chat;
   if (fs::exists(tcfg)) {

@@ -1,7 +1,9 @@
-// GGUF files bitlin writes, read back by Hugging Face's own GGUF reader (@huggingface/gguf, run by
-// Node in ctest: tests/text/gguf_dump.mjs): the same metadata (keys, types, values) and the same
-// tensor table (names, dims, types, offsets). The hidden [write] case writes the file (the tiny
-// fixture converted to I2_S with the toy tokenizer); ctest runs it, then the dump, then this.
+// (Here in tests/text/ because it runs only where the Node oracles are set up, as the tokenizer
+// oracle does.) GGUF files bitlin writes, read back by Hugging Face's own GGUF reader
+// (@huggingface/gguf, run by Node in ctest: tests/text/gguf_dump.mjs): the same metadata (keys,
+// types, values) and the same tensor table (names, dims, types, offsets). The hidden [write] case
+// writes the file (the tiny fixture converted to I2_S with the toy tokenizer); ctest runs it, then
+// the dump, then this.
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -18,7 +20,9 @@ namespace fs = std::filesystem;
 
 namespace {
 // A JSON number, or a bigint the dump wrote as a decimal string.
-std::string num(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+std::string num(const nlohmann::json& v) {
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
 
 std::string env(const char* name) {
   const char* v = std::getenv(name);
