@@ -403,28 +403,29 @@ class bpe_tokenizer {
       out.insert(out.end(), it->second.begin(), it->second.end());
       return;
     }
-    std::string mapped;
-    mapped.reserve(2 * n);
-    std::vector<std::int32_t> sym;
-    sym.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      const auto b = static_cast<unsigned char>(p[i]);
-      mapped += byte_char_[b];
-      BITLIN_REQUIRE(byte_token_[b] >= 0, format_error,
-                     "bpe_tokenizer: the vocabulary has no token for byte ", int{b});
-      sym.push_back(byte_token_[b]);
+    for (std::size_t i = 0; i < n; ++i)
+      BITLIN_REQUIRE(byte_token_[static_cast<unsigned char>(p[i])] >= 0, format_error,
+                     "bpe_tokenizer: the vocabulary has no token for byte ",
+                     int{static_cast<unsigned char>(p[i])});
+    const std::size_t first = out.size();
+    if (ignore_merges_) {
+      std::string mapped;
+      mapped.reserve(2 * n);
+      for (std::size_t i = 0; i < n; ++i) mapped += byte_char_[static_cast<unsigned char>(p[i])];
+      const auto whole = token_to_id_.find(mapped);
+      if (whole != token_to_id_.end() && !is_added(whole->second)) out.push_back(whole->second);
     }
-    std::vector<std::int32_t> ids;
-    const auto whole = ignore_merges_ ? token_to_id_.find(mapped) : token_to_id_.end();
-    if (whole != token_to_id_.end() && !is_added(whole->second)) {
-      ids.push_back(whole->second);
-    } else {
+    if (out.size() == first) {
+      for (std::size_t i = 0; i < n; ++i)
+        out.push_back(byte_token_[static_cast<unsigned char>(p[i])]);
       // Merge the adjacent pair of lowest rank until none is left (ties: leftmost, as the
-      // reference implementations do).
-      while (sym.size() > 1) {
+      // reference implementations do), in place at the end of `out`.
+      std::size_t len = n;
+      std::int32_t* sym = out.data() + first;
+      while (len > 1) {
         std::int32_t best_rank = INT32_MAX, best_id = -1;
         std::size_t best = 0;
-        for (std::size_t k = 0; k + 1 < sym.size(); ++k) {
+        for (std::size_t k = 0; k + 1 < len; ++k) {
           const auto it = merges_.find(pair_key(sym[k], sym[k + 1]));
           if (it != merges_.end() && it->second.first < best_rank) {
             best_rank = it->second.first;
@@ -434,13 +435,15 @@ class bpe_tokenizer {
         }
         if (best_id < 0) break;
         sym[best] = best_id;
-        sym.erase(sym.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+        std::copy(sym + best + 2, sym + len, sym + best + 1);
+        --len;
       }
-      ids = std::move(sym);
+      out.resize(first + len);
     }
-    out.insert(out.end(), ids.begin(), ids.end());
     if (cache_.size() >= max_cache_entries) cache_.clear();
-    cache_.emplace(std::move(key), std::move(ids));
+    cache_.emplace(
+        std::move(key),
+        std::vector<std::int32_t>(out.begin() + static_cast<std::ptrdiff_t>(first), out.end()));
   }
 
   std::vector<std::string> id_to_token_;
