@@ -5,7 +5,9 @@
 #include <random>
 #include <set>
 
+#include "bitlin/model/act_quant.hpp"
 #include "bitlin/model/bitnet.hpp"
+#include "bitlin/testing/random_model.hpp"
 #include "bitlin/model/sampling.hpp"
 #include "catch.hpp"
 
@@ -137,7 +139,7 @@ TEST_CASE("random model: shapes, generation and prompt logits", "[model]") {
   c.max_position_embeddings = 64;
   for (const bool tied : {true, false}) {
     c.tie_word_embeddings = tied;
-    const bitnet_model m = bitnet_model::random(c, 5, dense_storage::bf16);
+    const bitnet_model m = random_bitnet_model(c, 5, dense_storage::bf16);
     CHECK(m.resident_bytes() > 0);
     const std::vector<std::int64_t> prompt = {3, 1, 4, 1, 5};
     sampler s;
