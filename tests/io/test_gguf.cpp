@@ -3,6 +3,7 @@
 // formats' definitions (written out independently here); and every malformed-file rule of the
 // reader has its own test, on files assembled byte by byte (not by the writer under test).
 #include <cmath>
+#include <filesystem>
 #include <cstring>
 #include <set>
 #include <random>
@@ -11,6 +12,7 @@
 
 #include "bitlin/io/gguf.hpp"
 #include "catch.hpp"
+#include "fixtures.hpp"
 
 using namespace bitlin;
 using namespace bitlin::io;
@@ -552,4 +554,38 @@ TEST_CASE("gguf writer: rejects sizes that do not match the type", "[io][gguf]")
   CHECK_THROWS_AS(w.add_tensor("z", ggml_type::f32, {1}, std::vector<std::uint8_t>(4)),
                   value_error);
   CHECK_THROWS_AS(w.set("general.alignment", gguf_value::of_u32(3)), value_error);
+}
+
+TEST_CASE("gguf: an empty ternary tensor with a huge row count decodes at once", "[io][gguf]") {
+  // Found by fuzz_gguf: ne = {0, 2^32 + 1} in TQ2_0 / TQ1_0 looped over 4 billion empty rows.
+  for (std::uint32_t type : {34u, 35u}) {
+    bytes_builder w;
+    w.header(1, 0).tensor("w", {0, (std::uint64_t{1} << 32) + 1}, type, 0).pad();
+    const auto f = gguf_file::from_bytes(w.b);
+    const gguf_ternary g = read_ternary(f, "w");
+    CHECK(g.trits.size() == 0);
+    CHECK(g.block_scales.empty());
+  }
+}
+
+TEST_CASE("gguf: fuzzing regressions replay (tests/data/regressions/gguf)", "[io][gguf]") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(bitlin_test::fixture_dir()) / "regressions" / "gguf";
+  REQUIRE(fs::is_directory(dir));
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    CAPTURE(e.path().string());
+    ++files;
+    try {
+      const auto f = gguf_file::open(e.path().string());
+      for (const auto& ti : f.tensors()) {
+        try {
+          if (ti.ne.size() <= 2) (void)read_ternary(f, ti.name);
+        } catch (const format_error&) {
+        }
+      }
+    } catch (const format_error&) {
+    }
+  }
+  CHECK(files > 0);
 }

@@ -1074,6 +1074,8 @@ inline gguf_ternary decode_tq2_0(const std::uint8_t* src, index_t rows, index_t 
   const index_t blocks = cols / 256;
   gguf_ternary g;
   g.trits.resize(rows, cols);
+  // An empty tensor may still claim billions of rows of nothing: do not loop over them.
+  if (rows == 0 || cols == 0) return g;
   g.block_scales.resize(static_cast<std::size_t>(rows * blocks));
   std::vector<bool> nz(g.block_scales.size(), false);
   const std::uint8_t* p = src;
@@ -1136,6 +1138,8 @@ inline gguf_ternary decode_tq1_0(const std::uint8_t* src, index_t rows, index_t 
   const index_t blocks = cols / 256;
   gguf_ternary g;
   g.trits.resize(rows, cols);
+  // An empty tensor may still claim billions of rows of nothing: do not loop over them.
+  if (rows == 0 || cols == 0) return g;
   g.block_scales.resize(static_cast<std::size_t>(rows * blocks));
   std::vector<bool> nz(g.block_scales.size(), false);
   const std::uint8_t* p = src;
