@@ -6,9 +6,11 @@
 // Each ISA-specific loop is a target-attributed function chosen at run time, like bitlin's own
 // kernels; this file is compiled without -m flags.
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -303,6 +305,39 @@ void peak_int8(benchmark::State& state, peak_fn fn, int macs_per_rep, int thread
 }
 
 }  // namespace
+
+double measured_read_gbps(int threads) {
+  static std::map<int, double> cache;
+  auto it = cache.find(threads);
+  if (it != cache.end()) return it->second;
+  const std::size_t bytes = std::size_t{512} << 20, words = bytes / sizeof(std::uint64_t);
+  std::unique_ptr<std::uint64_t[], aligned_free> buf(
+      static_cast<std::uint64_t*>(std::aligned_alloc(64, bytes)));
+  if (!buf) return 0.0;
+  team& tm = shared_team(threads);
+  tm.run([&](int t) {
+    const index b = split_begin(static_cast<index>(words), threads, t, 64);
+    const index e = split_begin(static_cast<index>(words), threads, t + 1, 64);
+    for (index i = b; i < e; ++i) buf[static_cast<std::size_t>(i)] = static_cast<std::uint64_t>(i);
+  });
+  const sum_fn sum = best_sum();
+  std::vector<std::uint64_t> partial(static_cast<std::size_t>(threads) * 8);
+  double best = 0.0;
+  for (int rep = 0; rep < 5; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    tm.run([&](int t) {
+      const index b = split_begin(static_cast<index>(words), threads, t, 64);
+      const index e = split_begin(static_cast<index>(words), threads, t + 1, 64);
+      partial[static_cast<std::size_t>(t) * 8] =
+          sum(buf.get() + b, static_cast<std::size_t>(e - b));
+    });
+    benchmark::DoNotOptimize(partial.data());
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, static_cast<double>(bytes) * 1e-9 / s);
+  }
+  cache[threads] = best;
+  return best;
+}
 
 void register_machine_benchmarks() {
   // 512 MiB is the DRAM number the tables use; 16 MiB and 128 MiB show where the caches end.

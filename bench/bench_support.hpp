@@ -88,6 +88,11 @@ index split_begin(index n, int parts, int i, index align = 1);
 
 // Registration hooks, one per source file; main.cpp calls them in a fixed order.
 void register_machine_benchmarks();  // stream_read, peak_int8
+// The best of five sums over 512 MiB (stream_read's loop) by `threads` threads, in GB/s; measured
+// once per thread count and cached, for counters stated as a fraction of read bandwidth.
+double measured_read_gbps(int threads);
+// hamming_topk/<impl>/<N>x<B>/queries:<Q>/k:<k>/threads:<t> (bench_hamming.cpp).
+void register_hamming_benchmarks();
 
 // An implementation of the product for one grid point, or nothing where it does not apply.
 struct impl_bench {

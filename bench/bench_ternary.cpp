@@ -1,5 +1,7 @@
 // bitlin_<isa> and ref: the packed-ternary kernels, forced onto each ISA this CPU supports (the
 // weights are packed for that ISA, which selects its kernel), and the scalar reference kernel.
+// bitlin_<isa>_b1: the binary (+-1) weights on their 1-bit layout (b1_tile), same shapes, same
+// epilogue, next to the 2-bit ternary rows.
 //
 // The bitlin number is ternary_gemm_f32 with the epilogue BitLinear uses (per-token activation
 // scale, per-tensor weight scale, float output), so it is comparable with eigen_f32's float output.
@@ -8,6 +10,7 @@
 // values, but random data keeps every code path honest (no all-zero shortcuts).
 #include <map>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "bench_support.hpp"
@@ -27,11 +30,18 @@ struct ternary_data {
   std::vector<std::int8_t> x;      // [512, K]
   std::vector<float> act_scale;    // [512]
   float weight_scale = 0.37f;
-  std::vector<float> y;                                                 // [512, N]
-  std::vector<std::int32_t> yi;                                         // [512, N]
-  std::map<int, std::unique_ptr<bitlin::ternary_gemm_weights>> packed;  // by isa
+  std::vector<float> y;          // [512, N]
+  std::vector<std::int32_t> yi;  // [512, N]
+};
+
+// Weights of one layout for the current shape: packed per ISA, plus the cold copies.
+template <class Layout>
+struct layout_data {
+  shape s{0, 0};
+  std::vector<std::int8_t> q;  // [N, K] in the layout's alphabet
+  std::map<int, std::unique_ptr<bitlin::kernel_weights<Layout>>> packed;  // by isa
   int cold_isa = -1;
-  std::vector<bitlin::ternary_gemm_weights> cold;
+  std::vector<bitlin::kernel_weights<Layout>> cold;
 };
 
 ternary_data& data_for(shape s) {
@@ -66,24 +76,45 @@ const bitlin::executor& executor_for(int threads) {
   return *slot;
 }
 
-const bitlin::ternary_gemm_weights& packed_for(ternary_data& d, bitlin::isa target) {
-  auto& slot = d.packed[static_cast<int>(target)];
+// The layout's weights for the shape: the trits themselves, or for binary layouts their signs
+// (0 becomes +1 or -1 alternately, so both values stay equally likely).
+template <class Layout>
+layout_data<Layout>& layout_for(const ternary_data& d) {
+  static layout_data<Layout> l;
+  if (l.s.n != d.s.n || l.s.k != d.s.k) {
+    l = layout_data<Layout>{};
+    l.s = d.s;
+    l.q = d.trits;
+    if constexpr (std::is_same_v<typename bitlin::kernel_layout_traits<Layout>::weight_kind,
+                                 bitlin::binary>) {
+      for (std::size_t i = 0; i < l.q.size(); ++i)
+        if (l.q[i] == 0) l.q[i] = static_cast<std::int8_t>(i % 2 ? 1 : -1);
+    }
+  }
+  return l;
+}
+
+template <class Layout>
+const bitlin::kernel_weights<Layout>& packed_for(layout_data<Layout>& l, bitlin::isa target) {
+  auto& slot = l.packed[static_cast<int>(target)];
   if (!slot) {
-    Eigen::Map<const bitlin::matrix_i8> trits(d.trits.data(), d.s.n, d.s.k);
-    slot = std::make_unique<bitlin::ternary_gemm_weights>(trits, target);
+    Eigen::Map<const bitlin::matrix_i8> q(l.q.data(), l.s.n, l.s.k);
+    slot = std::make_unique<bitlin::kernel_weights<Layout>>(q, target);
   }
   return *slot;
 }
 
+template <class Layout>
 void bitlin_bench(benchmark::State& state, bitlin::isa target, kind k, shape s, index tokens,
                   int threads) {
   ternary_data& d = data_for(s);
-  const bitlin::ternary_gemm_weights& hot = packed_for(d, target);
-  if (k == kind::gemv_cold && d.cold_isa != static_cast<int>(target)) {
-    d.cold.clear();
-    d.cold.shrink_to_fit();
-    d.cold.assign(static_cast<std::size_t>(cold_copies(hot.bytes())), hot);
-    d.cold_isa = static_cast<int>(target);
+  layout_data<Layout>& l = layout_for<Layout>(d);
+  const bitlin::kernel_weights<Layout>& hot = packed_for(l, target);
+  if (k == kind::gemv_cold && l.cold_isa != static_cast<int>(target)) {
+    l.cold.clear();
+    l.cold.shrink_to_fit();
+    l.cold.assign(static_cast<std::size_t>(cold_copies(hot.bytes())), hot);
+    l.cold_isa = static_cast<int>(target);
   }
   const bitlin::executor& ex = executor_for(threads);
   bitlin::gemm_epilogue ep;
@@ -92,22 +123,22 @@ void bitlin_bench(benchmark::State& state, bitlin::isa target, kind k, shape s, 
   ep.rows_per_scale_group = 0;
   // One untimed call: faults in the output and wakes the pool (Google Benchmark 1.7 has no
   // warm-up option, and the slowest cases run a single timed iteration).
-  bitlin::ternary_gemm_f32(hot, d.x.data(), tokens, s.k, ep, d.y.data(), s.n, ex);
+  bitlin::gemm_f32(hot, d.x.data(), tokens, s.k, ep, d.y.data(), s.n, ex);
   std::size_t next = 0;
   for (auto _ : state) {
-    const bitlin::ternary_gemm_weights* w = &hot;
+    const bitlin::kernel_weights<Layout>* w = &hot;
     if (k == kind::gemv_cold) {
-      w = &d.cold[next];
-      next = next + 1 == d.cold.size() ? 0 : next + 1;
+      w = &l.cold[next];
+      next = next + 1 == l.cold.size() ? 0 : next + 1;
     }
-    bitlin::ternary_gemm_f32(*w, d.x.data(), tokens, s.k, ep, d.y.data(), s.n, ex);
+    bitlin::gemm_f32(*w, d.x.data(), tokens, s.k, ep, d.y.data(), s.n, ex);
     benchmark::DoNotOptimize(d.y.data());
     benchmark::ClobberMemory();
   }
   set_gemm_counters(state, s, tokens, static_cast<double>(hot.bytes()));
   if (k == kind::gemv_cold) {
-    state.SetLabel(std::to_string(d.cold.size()) + " copies, " +
-                   std::to_string(d.cold.size() * hot.bytes() >> 20) + " MiB");
+    state.SetLabel(std::to_string(l.cold.size()) + " copies, " +
+                   std::to_string(l.cold.size() * hot.bytes() >> 20) + " MiB");
   }
 }
 
@@ -150,7 +181,13 @@ std::vector<impl_bench> ternary_benchmarks(kind k, shape s, index tokens, int th
   for (bitlin::isa target : bitlin::supported_isas()) {
     out.push_back({std::string("bitlin_") + bitlin::isa_name(target),
                    [target, k, s, tokens, threads](benchmark::State& st) {
-                     bitlin_bench(st, target, k, s, tokens, threads);
+                     bitlin_bench<bitlin::i2_tile>(st, target, k, s, tokens, threads);
+                   }});
+  }
+  for (bitlin::isa target : bitlin::supported_isas()) {
+    out.push_back({std::string("bitlin_") + bitlin::isa_name(target) + "_b1",
+                   [target, k, s, tokens, threads](benchmark::State& st) {
+                     bitlin_bench<bitlin::b1_tile>(st, target, k, s, tokens, threads);
                    }});
   }
   return out;

@@ -1,4 +1,4 @@
-// bitlin_bench: every benchmark of issue 3 in one binary, so that kernels, baselines and the
+// bitlin_bench: every kernel benchmark in one binary, so that kernels, baselines and the
 // machine's own limits come from the same run. Registration is shape-major (all kinds, token
 // counts, thread counts and implementations of one shape, then the next shape) because each
 // implementation caches its inputs for the current shape only.
@@ -10,6 +10,7 @@
 //   gemv_cold/<impl>/<N>x<K>/threads:<t>
 //   stream_read/<bytes>/threads:<t>
 //   peak_int8/<instr>/threads:<t>
+//   hamming_topk/<impl>/<N>x<B>/queries:<Q>/k:<k>/threads:<t>   (bench_hamming.cpp)
 // scripts/bench_table.py turns the JSON output into ratio tables.
 #include <cstdio>
 
@@ -57,6 +58,7 @@ int main(int argc, char** argv) {
       for (int t : bench_threads()) register_grid_point(kind::gemm, s, m, t);
     register_cold(s);
   }
+  register_hamming_benchmarks();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("cold_set_MiB", std::to_string(cold_set_bytes() >> 20));

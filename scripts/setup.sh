@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   build-essential g++ clang libclang-rt-14-dev libomp-dev cmake ninja-build
   libeigen3-dev libxsimd-dev xtl-dev catch2 libbenchmark-dev nlohmann-json3-dev libopenblas-dev
+  libfaiss-dev
   g++-aarch64-linux-gnu qemu-user-static
   python3 python3-numpy python3-matplotlib clang-format git
   libpcre2-dev pkg-config

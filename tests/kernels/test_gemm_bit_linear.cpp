@@ -124,7 +124,7 @@ TEST_CASE("bit_linear keeps the reference path where the fast one does not apply
   CHECK(y == reference_of(layer, xq));
 }
 
-TEST_CASE("binary bit_linear runs on the ternary kernels, identical to its reference path") {
+TEST_CASE("binary bit_linear runs on the 1-bit b1 tile, identical to its reference path") {
   const matrix_f W = randn(45, 77, 8);
   std::vector<float> bias(45, 0.5f);
   for (auto wg :
@@ -134,6 +134,8 @@ TEST_CASE("binary bit_linear runs on the ternary kernels, identical to its refer
     opt.norm = norm_kind::layer_norm;
     const auto layer = bit_linear<binary, 4>::from_float(W, bias.data(), opt);
     REQUIRE(layer.has_fast_kernel());
+    // 1 bit per weight: 3 row groups of 16 x 3 k blocks of 32, 64 bytes per tile.
+    CHECK(layer.weight_bytes() == 3 * 3 * 64);
     CHECK(layer.weights() == sign_binary(W, wg).q);
     CHECK(unpack_matrix(layer.packed_weights()) == layer.weights());
     for (index_t tokens : {1, 3, 17}) {

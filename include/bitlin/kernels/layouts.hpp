@@ -5,11 +5,12 @@
 #pragma once
 
 #include "bitlin/core/weight_kind.hpp"
+#include "bitlin/kernels/b1_tile/kernels.hpp"
 #include "bitlin/kernels/i2_tile/kernels.hpp"
 
 namespace bitlin {
 
-using all_kernel_layouts = type_list<i2_tile>;
+using all_kernel_layouts = type_list<i2_tile, b1_tile>;
 
 // The layout a weight kind runs on unless the caller asks for another.
 template <class WeightKind>
@@ -20,7 +21,7 @@ struct default_layout<ternary> {
 };
 template <>
 struct default_layout<binary> {
-  using type = i2_tile;  // +-1 is a subset of the ternary alphabet
+  using type = b1_tile;  // 1 bit per weight
 };
 template <class WeightKind>
 using default_layout_t = typename default_layout<WeightKind>::type;

@@ -22,7 +22,8 @@
 #include "bitlin/pack/ternary_i2.hpp"
 #include "bitlin/quant/activation.hpp"
 #include "bitlin/quant/binary.hpp"
-#include "bitlin/quant/norm.hpp"
+#include "bitlin/norm/norm.hpp"
+#include "bitlin/quant/onebit.hpp"
 #include "bitlin/quant/ternary.hpp"
 
 namespace bitlin {
@@ -53,6 +54,9 @@ class bit_linear {
     scale_groups act_groups = scale_groups::per_row();
     bool absmedian = false;     // ternary only: median|W| instead of mean|W|
     std::optional<isa> target;  // the kernels' ISA path (default: active_isa() when built)
+    // binary only: OneBit's W ~= sign(W) (.) a b^T (quant/onebit.hpp) instead of sign_binary;
+    // weight_groups is then ignored (a is per row by construction).
+    bool onebit = false;
   };
 
   // An empty layer (0 x 0), to be assigned.
@@ -62,15 +66,40 @@ class bit_linear {
   static bit_linear from_float(const Eigen::Ref<const matrix_f>& W, const float* bias = nullptr,
                                options opt = {}) {
     if constexpr (std::is_same_v<WeightKind, ternary>) {
+      BITLIN_REQUIRE(!opt.onebit, value_error,
+                     "bit_linear<ternary>: the OneBit form applies to binary weights");
       ternary_weights tw = opt.absmedian ? absmedian_ternary(W, opt.weight_groups)
                                          : absmean_ternary(W, opt.weight_groups);
       return bit_linear(tw.q, std::move(tw.scales), bias, opt);
     } else {
       BITLIN_REQUIRE(!opt.absmedian, value_error,
                      "bit_linear<binary>: absmedian applies to ternary weights");
+      if (opt.onebit) return from_onebit(onebit_svid(W), bias, opt);
       binary_weights bw = sign_binary(W, opt.weight_groups);
       return bit_linear(bw.q, std::move(bw.scales), bias, opt);
     }
+  }
+
+  // OneBit weights: b scales the (normalized) input per feature before its quantization, a
+  // becomes the per-row weight scale of the epilogue (multiply convention).
+  static bit_linear from_onebit(const onebit_weights& w, const float* bias = nullptr,
+                                options opt = {}) {
+    static_assert(std::is_same_v<WeightKind, binary>, "bit_linear: OneBit weights are binary");
+    BITLIN_REQUIRE(static_cast<index_t>(w.a.size()) == w.q.rows() &&
+                       static_cast<index_t>(w.b.size()) == w.q.cols(),
+                   shape_error, "bit_linear::from_onebit: a has ", w.a.size(), " and b ",
+                   w.b.size(), " entries for ", w.q.rows(), " x ", w.q.cols(), " weights");
+    for (std::size_t i = 0; i < w.b.size(); ++i)
+      BITLIN_REQUIRE(std::isfinite(w.b[i]), value_error, "bit_linear::from_onebit: b[", i, "] is ",
+                     w.b[i]);
+    weight_scales ws;
+    ws.layout = scale_layout(w.q.rows(), w.q.cols(), scale_groups::per_row());
+    ws.values = w.a;
+    ws.convention = scale_convention::multiply;
+    opt.onebit = true;
+    bit_linear layer(w.q, std::move(ws), bias, opt);
+    layer.in_scale_ = w.b;
+    return layer;
   }
 
   // Weights already quantized (e.g. loaded from a checkpoint) with their scales.
@@ -116,16 +145,19 @@ class bit_linear {
   // Normalize (if configured) and quantize activations the way forward does.
   quantized_activations quantize_input(const Eigen::Ref<const matrix_f>& x) const {
     check_input(x.cols());
-    if (opt_.norm == norm_kind::none) return absmax_quantize(x, ActBits, opt_.act_groups);
+    if (opt_.norm == norm_kind::none && in_scale_.empty())
+      return absmax_quantize(x, ActBits, opt_.act_groups);
     return absmax_quantize(normalize(x), ActBits, opt_.act_groups);
   }
+  // OneBit's per-feature input scale b (empty for every other weight form).
+  const std::vector<float>& input_scale() const { return in_scale_; }
 
   // The same straight into kernel-ready rows (per-token scales only).
   void quantize_input(const Eigen::Ref<const matrix_f>& x, activation_buffer& out) const {
     check_input(x.cols());
     BITLIN_REQUIRE(opt_.act_groups.rows_per_group == 1 && opt_.act_groups.cols_per_group == 0,
                    value_error, "bit_linear: an activation_buffer holds per-token scales");
-    if (opt_.norm == norm_kind::none) {
+    if (opt_.norm == norm_kind::none && in_scale_.empty()) {
       const matrix_f xc = x;  // a Ref may have any stride; the buffer reads rows
       out.quantize(xc.data(), xc.rows(), xc.cols(), xc.cols(), ActBits, *exec_);
     } else {
@@ -212,12 +244,17 @@ class bit_linear {
     BITLIN_REQUIRE(cols == in_features(), shape_error, "bit_linear: input has ", cols,
                    " features, the layer expects ", in_features());
   }
+  // The configured norm, then OneBit's input scale b where the layer has one.
   matrix_f normalize(const Eigen::Ref<const matrix_f>& x) const {
     matrix_f normed(x.rows(), x.cols());
     if (opt_.norm == norm_kind::rms_norm)
       rms_norm(x, nullptr, opt_.norm_eps, normed);
-    else
+    else if (opt_.norm == norm_kind::layer_norm)
       layer_norm(x, nullptr, nullptr, opt_.norm_eps, normed);
+    else
+      normed = x;
+    for (std::size_t c = 0; c < in_scale_.size(); ++c)
+      normed.col(static_cast<index_t>(c)) *= in_scale_[c];
     return normed;
   }
 
@@ -225,6 +262,7 @@ class bit_linear {
   matrix_i8 q_;  // the reference path's weights; empty when fast_ holds them
   weight_scales scales_;
   std::vector<float> bias_;
+  std::vector<float> in_scale_;  // OneBit's b, else empty
   options opt_;
   std::shared_ptr<const weights_type> fast_;  // null: reference path only; copies share it
   weight_epilogue epilogue_;

@@ -1,0 +1,13 @@
+// Every kernel of the b1 tile layout: the scalar one (the fallback) and one per ISA that has its
+// own; the overloads of kernels::gemm_kernel(arch::X, b1_tile) they declare are the table.
+#pragma once
+
+#include "bitlin/kernels/b1_tile/layout.hpp"
+#include "bitlin/kernels/b1_tile/scalar.hpp"
+#if defined(BITLIN_ARCH_X86)
+#include "bitlin/kernels/b1_tile/x86/sse41.hpp"
+#include "bitlin/kernels/b1_tile/x86/avx2.hpp"
+#include "bitlin/kernels/b1_tile/x86/avx_vnni.hpp"
+#include "bitlin/kernels/b1_tile/x86/avx512bw.hpp"
+#include "bitlin/kernels/b1_tile/x86/avx512vnni.hpp"
+#endif

@@ -1,0 +1,25 @@
+// Every Hamming-distance kernel (kernels/hamming/args.hpp): the scalar one (the fallback) and one
+// per ISA with its own; hamming_kernel_of(isa) is the table, built like every kernel table.
+#pragma once
+
+#include "bitlin/config/cpu.hpp"
+#include "bitlin/kernels/dispatch.hpp"
+#include "bitlin/kernels/hamming/args.hpp"
+#include "bitlin/kernels/hamming/scalar.hpp"
+#if defined(BITLIN_ARCH_X86)
+#include "bitlin/kernels/hamming/x86/avx2.hpp"
+#include "bitlin/kernels/hamming/x86/avx512bw.hpp"
+#include "bitlin/kernels/hamming/x86/sse41.hpp"
+#endif
+
+namespace bitlin {
+namespace detail {
+
+inline const kernel_entry<hamming_fn>& hamming_kernel_of(isa i) {
+  static const auto table =
+      isa_table<hamming_fn>([](auto tag) { return kernels::hamming_kernel(tag); });
+  return table[static_cast<std::size_t>(i)];
+}
+
+}  // namespace detail
+}  // namespace bitlin

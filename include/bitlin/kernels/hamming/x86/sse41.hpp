@@ -1,0 +1,40 @@
+// SSSE3/SSE4.1 Hamming kernel: pshufb nibble-table popcount on 16-byte chunks
+// (hamming_kernel.inc).
+#pragma once
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "bitlin/config/arch.hpp"
+#include "bitlin/kernels/dispatch.hpp"
+#include "bitlin/kernels/hamming/args.hpp"
+
+namespace bitlin {
+namespace kernels {
+
+#define BITLIN_HX_NS hamming_sse41_impl
+#define BITLIN_HX_TARGET __attribute__((target("sse4.1")))
+#define BITLIN_HX_VEC __m128i
+#define BITLIN_HX_W 16
+#define BITLIN_HX_LOADU(p) _mm_loadu_si128(reinterpret_cast<const __m128i*>(p))
+#define BITLIN_HX_XOR(a, b) _mm_xor_si128(a, b)
+#define BITLIN_HX_AND(a, b) _mm_and_si128(a, b)
+#define BITLIN_HX_SRLI16_4(v) _mm_srli_epi16(v, 4)
+#define BITLIN_HX_SHUF(lut, idx) _mm_shuffle_epi8(lut, idx)
+#define BITLIN_HX_ADD8(a, b) _mm_add_epi8(a, b)
+#define BITLIN_HX_ADD64(a, b) _mm_add_epi64(a, b)
+#define BITLIN_HX_SAD0(v) _mm_sad_epu8(v, _mm_setzero_si128())
+#define BITLIN_HX_ZERO() _mm_setzero_si128()
+#define BITLIN_HX_SET1_8(v) _mm_set1_epi8(static_cast<char>(v))
+#define BITLIN_HX_LUT() _mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4)
+#define BITLIN_HX_FOLD128(v) (v)
+#include "bitlin/kernels/hamming/x86/hamming_kernel.inc"
+
+inline kernel_entry<detail::hamming_fn> hamming_kernel(arch::sse41) {
+  return make_kernel_entry<arch::sse41>(&hamming_sse41_impl::hamming);
+}
+
+}  // namespace kernels
+}  // namespace bitlin
