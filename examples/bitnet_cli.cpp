@@ -1,7 +1,10 @@
-// bitnet_cli: run a BitNet b1.58 checkpoint in the Hugging Face layout on bitlin's kernels.
-// Token ids in, token ids out (text tokenization is left to the caller), greedy by default, with
-// temperature / top-k / top-p sampling under a fixed seed, and an optional dump of the prompt's
-// logits as safetensors. Prints load time, prefill and decode speed and the resident model size.
+// bitnet_cli: run a BitNet b1.58 model (a Hugging Face directory or a GGUF file) on bitlin's
+// kernels. Text in and text out through the model's tokenizer (tokenizer.json beside the weights,
+// or the vocabulary a GGUF embeds), streamed as it is generated; an interactive chat with the
+// BitNet-2B-4T template ("Role: content<|eot_id|>", generation prompt "Assistant: ") that keeps
+// the KV cache across turns; or token ids in and out. Greedy by default, with temperature / top-k
+// / top-p sampling under a fixed seed, and an optional dump of the prompt's logits as
+// safetensors. Prints load time, prefill and decode speed and the resident model size.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -12,24 +15,40 @@
 #include <vector>
 
 #include "bitlin/io/safetensors.hpp"
+#include "bitlin/model/gguf.hpp"
 #include "bitlin/model/loader.hpp"
 #include "bitlin/model/sampling.hpp"
 #ifdef BITLIN_CLI_MPI
 #include "bitlin/distributed/mpi.hpp"
 #include "bitlin/distributed/sharded_bitnet.hpp"
 #endif
+#ifdef BITLIN_HAVE_TOKENIZER
+#include <filesystem>
+#include <memory>
+
+#include "bitlin/text/tokenizer.hpp"
+#endif
 
 namespace {
 
 const char* const usage_text =
-    "usage: bitnet_cli (--model DIR | --config FILE --weights FILE[,FILE...]) --prompt-ids IDS "
-    "[options]\n"
+    "usage: bitnet_cli (--model DIR|FILE.gguf | --config FILE --weights FILE[,FILE...])\n"
+    "                  (--prompt TEXT | --chat | --prompt-ids IDS) [options]\n"
     "\n"
     "Runs a BitNet b1.58 model (Hugging Face layout: config.json + model.safetensors, or shards "
     "with\n"
-    "model.safetensors.index.json; packed or float master weights) from token ids.\n"
+    "model.safetensors.index.json; packed or float master weights; or a GGUF file with TQ1_0, "
+    "TQ2_0\n"
+    "or I2_S weights) on text or token ids.\n"
     "\n"
-    "  --model DIR          Hugging Face model directory\n"
+    "  --model PATH         Hugging Face model directory or GGUF file\n"
+    "  --prompt TEXT        prompt text, tokenized with the model's tokenizer (BOS added as the\n"
+    "                       model's config says); the continuation is printed as it is generated\n"
+    "  --chat               interactive chat on standard input (one line per user turn; ends at\n"
+    "                       end of input); the KV cache is kept across turns\n"
+    "  --system TEXT        system message for --chat\n"
+    "  --tokenizer FILE     tokenizer.json (default: the model directory's, or the GGUF's own)\n"
+    "  --no-bos             do not start the text with the BOS token\n"
     "  --config FILE        config.json given directly (with --weights instead of --model)\n"
     "  --weights FILES      comma-separated safetensors files\n"
     "  --prompt-ids IDS     prompt token ids, comma-separated (e.g. 1,2,3)\n"
@@ -95,6 +114,160 @@ std::size_t process_rss_bytes() {
   return resident * 4096;
 }
 
+#ifdef BITLIN_HAVE_TOKENIZER
+// The tokenizer named by --tokenizer, else tokenizer.json in the model directory, else the
+// vocabulary of the GGUF file.
+std::unique_ptr<bitlin::text::bpe_tokenizer> load_tokenizer(const std::string& path,
+                                                            const std::string& model) {
+  namespace fs = std::filesystem;
+  using bitlin::text::bpe_tokenizer;
+  if (!path.empty()) return std::make_unique<bpe_tokenizer>(bpe_tokenizer::from_file(path));
+  if (!model.empty() && fs::is_directory(model) && fs::exists(fs::path(model) / "tokenizer.json"))
+    return std::make_unique<bpe_tokenizer>(
+        bpe_tokenizer::from_file((fs::path(model) / "tokenizer.json").string()));
+  if (!model.empty() && bitlin::model::is_gguf_path(model)) {
+    const std::string json =
+        bitlin::model::tokenizer_json_from_gguf(bitlin::io::gguf_file::open(model));
+    if (!json.empty()) return std::make_unique<bpe_tokenizer>(bpe_tokenizer::from_json_text(json));
+  }
+  throw cli_error("no tokenizer: give --tokenizer FILE (the model has no tokenizer.json)");
+}
+
+// Text generation on one KV cache: --prompt runs one turn, --chat one per input line.
+struct text_session {
+  text_session(const bitlin::model::bitnet_model& m, const bitlin::text::bpe_tokenizer& t,
+               bitlin::model::sampler& smp, const bitlin::executor& e, bool add_bos, long long n,
+               long long stop)
+      : model(m), tok(t), s(smp), ex(e), bos(add_bos), n_new(n), stop_id(stop) {}
+
+  const bitlin::model::bitnet_model& model;
+  const bitlin::text::bpe_tokenizer& tok;
+  bitlin::model::sampler& s;
+  const bitlin::executor& ex;
+  bool bos;
+  long long n_new, stop_id;
+  bitlin::model::kv_cache cache = model.new_cache();
+  bitlin::matrix_f logits;
+  bitlin::model::generation_stats st;
+
+  std::int64_t config_id(const char* key, const char* token) const {
+    const auto& raw = model.config().raw;
+    if (raw.contains(key) && raw[key].is_number_integer()) return raw[key].get<std::int64_t>();
+    return tok.token_id(token);
+  }
+  std::vector<std::int64_t> stops() const {
+    std::vector<std::int64_t> v;
+    for (std::int64_t id : {config_id("eos_token_id", "<|end_of_text|>"),
+                            static_cast<std::int64_t>(tok.token_id("<|eot_id|>")),
+                            static_cast<std::int64_t>(stop_id)})
+      if (id >= 0) v.push_back(id);
+    return v;
+  }
+  // Feeds ids into the cache (their logits become the next token's distribution).
+  void feed(const std::vector<std::int64_t>& ids) {
+    if (ids.empty()) return;
+    const auto cap = static_cast<std::size_t>(model.config().max_position_embeddings);
+    if (static_cast<std::size_t>(cache.size()) + ids.size() > cap)
+      throw cli_error("the conversation no longer fits the model's context of " +
+                      std::to_string(cap) + " tokens");
+    const auto t0 = std::chrono::steady_clock::now();
+    logits = model.forward(ids.data(), static_cast<bitlin::index_t>(ids.size()), cache,
+                           bitlin::model::logits_for::last, ex);
+    st.prefill_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    st.prompt_tokens += static_cast<bitlin::index_t>(ids.size());
+  }
+  std::vector<std::int64_t> encode(const std::string& text) const {
+    std::vector<std::int64_t> ids;
+    for (auto id : tok.encode(text)) ids.push_back(id);
+    return ids;
+  }
+  // Samples up to n_new tokens, printing their text as they come; returns the stop token that
+  // ended the turn, or -1.
+  std::int64_t respond() {
+    const auto stop = stops();
+    const auto vocab = static_cast<std::int64_t>(tok.vocab_size());
+    const auto t0 = std::chrono::steady_clock::now();
+    std::int64_t ended = -1;
+    for (long long i = 0; i < n_new; ++i) {
+      const auto next = static_cast<std::int64_t>(s.sample(logits.data(), logits.cols()));
+      ++st.generated_tokens;
+      if (std::find(stop.begin(), stop.end(), next) != stop.end()) {
+        ended = next;
+        break;
+      }
+      if (next < vocab) {
+        std::string piece;
+        tok.append_decoded(static_cast<std::int32_t>(next), piece);
+        std::fwrite(piece.data(), 1, piece.size(), stdout);
+        std::fflush(stdout);
+      }
+      if (i + 1 < n_new) {
+        const auto cap = model.config().max_position_embeddings;
+        if (cache.size() + 1 > cap) break;
+        logits = model.forward(&next, 1, cache, bitlin::model::logits_for::last, ex);
+      }
+    }
+    st.decode_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return ended;
+  }
+  void report() const {
+    std::printf("prefill:          %ld tokens, %.1f tokens/s\n",
+                static_cast<long>(st.prompt_tokens), st.prefill_tokens_per_second());
+    std::printf("decode:           %ld tokens, %.1f tokens/s\n",
+                static_cast<long>(st.generated_tokens), st.decode_tokens_per_second());
+  }
+
+  int complete(const std::string& text) {
+    std::vector<std::int64_t> ids;
+    const auto b = config_id("bos_token_id", "<|begin_of_text|>");
+    if (bos && b >= 0) ids.push_back(b);
+    for (auto id : encode(text)) ids.push_back(id);
+    if (ids.empty()) throw cli_error("--prompt is empty");
+    std::printf("prompt: %zu tokens\n", ids.size());
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    feed(ids);
+    respond();
+    std::printf("\n");
+    report();
+    return 0;
+  }
+
+  // BitNet-2B-4T's template: [BOS] "System: ...<|eot_id|>" then per turn "User: ...<|eot_id|>"
+  // "Assistant: " and the reply, closed by <|eot_id|> (generated, or added when -n ran out).
+  int chat(const std::string& system) {
+    const std::int64_t eot = tok.token_id("<|eot_id|>");
+    std::vector<std::int64_t> head;
+    const auto b = config_id("bos_token_id", "<|begin_of_text|>");
+    if (bos && b >= 0) head.push_back(b);
+    if (!system.empty())
+      for (auto id : encode("System: " + system + "<|eot_id|>")) head.push_back(id);
+    std::string line;
+    bool first = true;
+    std::printf("> ");
+    std::fflush(stdout);
+    while (std::getline(std::cin, line)) {
+      std::vector<std::int64_t> ids = first ? head : std::vector<std::int64_t>{};
+      first = false;
+      for (auto id : encode("User: " + line + "<|eot_id|>Assistant: ")) ids.push_back(id);
+      feed(ids);
+      const std::int64_t ended = respond();
+      // The turn's end marker belongs in the cache, as the template puts it there.
+      if (ended >= 0)
+        feed({ended});
+      else if (eot >= 0)
+        feed({eot});
+      std::printf("\n> ");
+      std::fflush(stdout);
+    }
+    std::printf("\n");
+    report();
+    return 0;
+  }
+};
+#endif
+
 struct run_options {
   std::string config_path, weights, model_dir, logits_out;
   std::vector<std::int64_t> prompt;
@@ -103,6 +276,8 @@ struct run_options {
   bool int8_head;
   bitlin::isa target;
   bool shard_scales;
+  std::string prompt_text, system_text, tokenizer_path;
+  bool chat, have_text, no_bos;
 };
 
 #ifdef BITLIN_CLI_MPI
@@ -194,8 +369,25 @@ int run_model(const run_options& o, const tp_comm* comm) {
 #endif
   const bitlin::model::bitnet_model model =
       o.model_dir.empty() ? bitlin::model::load_bitnet(o.config_path, files, lo)
-                          : bitlin::model::load_bitnet(o.model_dir, lo);
+                          : bitlin::model::load_bitnet_auto(o.model_dir, lo);
   const double load_s = std::chrono::duration<double>(clock::now() - t0).count();
+  if (o.have_text || o.chat) {
+#ifdef BITLIN_HAVE_TOKENIZER
+    const auto tok = load_tokenizer(o.tokenizer_path, o.model_dir);
+    bitlin::thread_pool pool(static_cast<int>(o.threads));
+    bitlin::model::sampler s(o.so);
+    const auto& c = model.config();
+    std::printf("model: %ld layers, hidden %ld, vocab %ld, linear_class %s, kernels %s%s\n",
+                static_cast<long>(c.num_hidden_layers), static_cast<long>(c.hidden_size),
+                static_cast<long>(c.vocab_size), c.linear_class.c_str(),
+                bitlin::isa_name(o.target), o.int8_head ? ", int8 head" : "");
+    std::printf("load time:        %.3f s\n", load_s);
+    text_session ts(model, *tok, s, pool, !o.no_bos, o.n_new, o.stop_id);
+    return o.chat ? ts.chat(o.system_text) : ts.complete(o.prompt_text);
+#else
+    throw cli_error("this build has no tokenizer (libpcre2-dev was missing); use --prompt-ids");
+#endif
+  }
   report(o, model, load_s, true);
   return 0;
 }
@@ -205,6 +397,8 @@ int run(int argc, char** argv) {
       tp_scales = "token";
   long long n_new = 16, threads = 1, stop_id = -1, tp = 0;
   bool int8_head = false;
+  std::string prompt_text, system_text, tokenizer_path;
+  bool chat = false, have_text = false, no_bos = false;
   bitlin::model::sampling_options so;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -223,6 +417,17 @@ int run(int argc, char** argv) {
       weights = value();
     } else if (a == "--prompt-ids") {
       prompt_arg = value();
+    } else if (a == "--prompt") {
+      prompt_text = value();
+      have_text = true;
+    } else if (a == "--chat") {
+      chat = true;
+    } else if (a == "--system") {
+      system_text = value();
+    } else if (a == "--tokenizer") {
+      tokenizer_path = value();
+    } else if (a == "--no-bos") {
+      no_bos = true;
     } else if (a == "-n") {
       n_new = parse_int(value(), "-n");
     } else if (a == "--temperature") {
@@ -254,7 +459,10 @@ int run(int argc, char** argv) {
   if (model_dir.empty() == config_path.empty())
     throw cli_error("give either --model DIR or --config FILE with --weights FILES");
   if (!config_path.empty() && weights.empty()) throw cli_error("--config needs --weights");
-  if (prompt_arg.empty()) throw cli_error("--prompt-ids is required");
+  if (static_cast<int>(!prompt_arg.empty()) + static_cast<int>(have_text) +
+          static_cast<int>(chat) !=
+      1)
+    throw cli_error("give exactly one of --prompt TEXT, --chat or --prompt-ids IDS");
   if (n_new < 0) throw cli_error("-n must be >= 0");
   if (threads < 1 || threads > 1024) throw cli_error("--threads must be in [1, 1024]");
   if (tp < 0 || tp > 4096) throw cli_error("--tp must be in [1, 4096]");
@@ -263,7 +471,8 @@ int run(int argc, char** argv) {
   std::vector<std::int64_t> prompt;
   for (const auto& p : split(prompt_arg, ','))
     prompt.push_back(static_cast<std::int64_t>(parse_int(p, "--prompt-ids")));
-  if (prompt.empty()) throw cli_error("--prompt-ids is empty");
+  if (!prompt_arg.empty() && prompt.empty()) throw cli_error("--prompt-ids is empty");
+  if ((have_text || chat) && tp != 0) throw cli_error("--prompt and --chat run in one process");
   so.validate();
   if (!isa_name.empty()) bitlin::set_active_isa(bitlin::parse_isa(isa_name));
 
@@ -278,7 +487,13 @@ int run(int argc, char** argv) {
                  stop_id,
                  int8_head,
                  bitlin::active_isa(),
-                 tp_scales == "shard"};
+                 tp_scales == "shard",
+                 prompt_text,
+                 system_text,
+                 tokenizer_path,
+                 chat,
+                 have_text,
+                 no_bos};
   if (tp == 0) return run_model(ro, nullptr);
 #ifdef BITLIN_CLI_MPI
   bitlin::distributed::mpi_environment env(nullptr, nullptr);

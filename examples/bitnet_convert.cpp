@@ -1,6 +1,7 @@
 // bitnet_convert: float master BitNet b1.58 checkpoint -> packed checkpoint in the same Hugging
 // Face layout (uint8 [ceil(out/4), in] + weight_scale per projection, config.json updated), with a
-// progress bar. No Python involved.
+// progress bar; Hugging Face directory -> GGUF (TQ1_0, TQ2_0 or I2_S, for llama.cpp / bitnet.cpp)
+// and GGUF -> Hugging Face directory, the tokenizer carried along. No Python involved.
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -8,19 +9,26 @@
 #include <string>
 
 #include "bitlin/model/converter.hpp"
+#include "bitlin/model/gguf.hpp"
 
 namespace {
 
 const char* const usage_text =
     "usage: bitnet_convert --model DIR --out DIR [--linear-class bitlinear|autobitlinear] "
     "[--quiet]\n"
+    "       bitnet_convert --model DIR --out FILE.gguf [--format tq2_0|tq1_0|i2_s] "
+    "[--tokenizer FILE]\n"
+    "       bitnet_convert --model FILE.gguf --out DIR\n"
     "\n"
-    "Quantizes every float *_proj.weight (F32/BF16/F16) of a Hugging Face BitNet checkpoint by\n"
-    "absmean and writes it packed, with config.json's quantization_config updated. Other tensors\n"
-    "are copied unchanged.\n";
+    "DIR -> DIR: quantizes every float *_proj.weight (F32/BF16/F16) of a Hugging Face BitNet\n"
+    "checkpoint by absmean and writes it packed, with config.json's quantization_config updated.\n"
+    "Other tensors are copied unchanged.\n"
+    "DIR -> GGUF: the model as GGUF (architecture bitnet-b1.58; projections in the chosen ternary\n"
+    "type, default i2_s; TQ types need rows that are multiples of 256), tokenizer.json and the\n"
+    "chat template carried along. GGUF -> DIR: back to the Hugging Face layout (with tokenizer).\n";
 
 int run(int argc, char** argv) {
-  std::string in, out;
+  std::string in, out, format, tokenizer;
   bitlin::model::convert_options opt;
   bool quiet = false;
   for (int i = 1; i < argc; ++i) {
@@ -36,6 +44,10 @@ int run(int argc, char** argv) {
       in = value();
     } else if (a == "--out") {
       out = value();
+    } else if (a == "--format") {
+      format = value();
+    } else if (a == "--tokenizer") {
+      tokenizer = value();
     } else if (a == "--linear-class") {
       opt.linear_class = value();
     } else if (a == "--quiet") {
@@ -45,6 +57,33 @@ int run(int argc, char** argv) {
     }
   }
   if (in.empty() || out.empty()) throw std::invalid_argument("--model and --out are required");
+  const bool to_gguf = !format.empty() || (out.size() > 5 && out.substr(out.size() - 5) == ".gguf");
+  if (bitlin::model::is_gguf_path(in)) {
+    if (to_gguf) throw std::invalid_argument("GGUF -> GGUF is not a conversion this tool does");
+    bitlin::model::convert_from_gguf(in, out);
+    std::printf("converted GGUF %s to the Hugging Face directory %s\n", in.c_str(), out.c_str());
+    return 0;
+  }
+  if (to_gguf) {
+    bitlin::model::gguf_export_options go;
+    go.tokenizer_json_path = tokenizer;
+    if (format.empty() || format == "i2_s") {
+      go.format = bitlin::io::ggml_type::i2_s;
+    } else if (format == "tq2_0") {
+      go.format = bitlin::io::ggml_type::tq2_0;
+    } else if (format == "tq1_0") {
+      go.format = bitlin::io::ggml_type::tq1_0;
+    } else {
+      throw std::invalid_argument("--format must be tq2_0, tq1_0 or i2_s, got '" + format + "'");
+    }
+    bitlin::model::convert_to_gguf(in, out, go);
+    const auto f = bitlin::io::gguf_file::open(out);
+    std::printf("converted %s to %s: %zu tensors, %zu metadata keys, projections %s%s\n",
+                in.c_str(), out.c_str(), f.tensors().size(), f.metadata().size(),
+                bitlin::io::ggml_type_name(go.format),
+                f.has("tokenizer.ggml.tokens") ? ", tokenizer included" : "");
+    return 0;
+  }
   if (!quiet) {
     opt.progress = [](std::size_t done, std::size_t total, const std::string& name) {
       const int width = 30;

@@ -11,6 +11,7 @@ packages=(
   g++-aarch64-linux-gnu qemu-user-static
   python3 python3-numpy python3-matplotlib clang-format git
   fortunes
+  libpcre2-dev pkg-config
 )
 
 missing=()
@@ -18,6 +19,12 @@ for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "installed" ]] || missing+=("$p")
 done
+
+# Node.js and npm run the tokenizer and GGUF oracles (Hugging Face's own JavaScript readers) in
+# the tests. Any installed Node (e.g. a newer one from NodeSource) is kept; otherwise Debian's.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 
 if ((${#missing[@]} == 0)); then
   echo "setup: all ${#packages[@]} packages already installed"

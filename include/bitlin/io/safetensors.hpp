@@ -209,11 +209,11 @@ class file_bytes {
 #endif
   }
 
-  static file_bytes load(const std::string& path, load_mode mode) {
+  static file_bytes load(const std::string& path, load_mode mode, const char* kind = "safetensors") {
 #ifdef BITLIN_IO_HAVE_MMAP
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-      throw error(::bitlin::detail::concat("cannot open safetensors file '", path,
+      throw error(::bitlin::detail::concat("cannot open ", kind, " file '", path,
                                            "': ", std::strerror(errno)));
     struct fd_closer {
       int fd;
@@ -221,13 +221,13 @@ class file_bytes {
     } closer{fd};
     struct stat st {};
     if (::fstat(fd, &st) != 0)
-      throw error(::bitlin::detail::concat("cannot stat safetensors file '", path,
+      throw error(::bitlin::detail::concat("cannot stat ", kind, " file '", path,
                                            "': ", std::strerror(errno)));
     if (!S_ISREG(st.st_mode))
-      throw error(::bitlin::detail::concat("safetensors file '", path, "' is not a regular file"));
+      throw error(::bitlin::detail::concat(kind, " file '", path, "' is not a regular file"));
     if (static_cast<std::uint64_t>(st.st_size) > std::numeric_limits<std::size_t>::max())
       throw error(
-          ::bitlin::detail::concat("safetensors file '", path, "' is too large to address"));
+          ::bitlin::detail::concat(kind, " file '", path, "' is too large to address"));
     const auto size = static_cast<std::size_t>(st.st_size);
     file_bytes out;
     if (size == 0) return out;
@@ -245,7 +245,7 @@ class file_bytes {
       const ::ssize_t r = ::read(fd, out.vec_.data() + got, size - got);
       if (r < 0 && errno == EINTR) continue;
       if (r < 0)
-        throw error(::bitlin::detail::concat("cannot read safetensors file '", path,
+        throw error(::bitlin::detail::concat("cannot read ", kind, " file '", path,
                                              "': ", std::strerror(errno)));
       if (r == 0) break;  // shrank while we read: the header check reports it as truncated
       got += static_cast<std::size_t>(r);
@@ -255,15 +255,15 @@ class file_bytes {
 #else
     (void)mode;
     std::ifstream in(path, std::ios::binary | std::ios::ate);
-    if (!in) throw error(::bitlin::detail::concat("cannot open safetensors file '", path, "'"));
+    if (!in) throw error(::bitlin::detail::concat("cannot open ", kind, " file '", path, "'"));
     const std::streamoff size = in.tellg();
     if (size < 0)
       throw error(
-          ::bitlin::detail::concat("cannot determine the size of safetensors file '", path, "'"));
+          ::bitlin::detail::concat("cannot determine the size of ", kind, " file '", path, "'"));
     std::vector<std::uint8_t> v(static_cast<std::size_t>(size));
     in.seekg(0);
     if (!v.empty() && !in.read(reinterpret_cast<char*>(v.data()), size))
-      throw error(::bitlin::detail::concat("cannot read safetensors file '", path, "'"));
+      throw error(::bitlin::detail::concat("cannot read ", kind, " file '", path, "'"));
     return file_bytes(std::move(v));
 #endif
   }

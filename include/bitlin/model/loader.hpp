@@ -33,16 +33,16 @@ class checkpoint {
   static checkpoint open_files(const std::vector<std::string>& paths) {
     BITLIN_REQUIRE(!paths.empty(), value_error, "checkpoint: no weight files given");
     checkpoint c;
-    for (const auto& p : paths) {
-      c.files_.push_back(std::make_unique<io::safetensors_file>(io::safetensors_file::open(p)));
-      const std::size_t idx = c.files_.size() - 1;
-      for (const auto& name : c.files_.back()->names()) {
-        const auto [it, inserted] = c.where_.emplace(name, idx);
-        BITLIN_REQUIRE(inserted, format_error, "checkpoint: tensor '", name, "' is in both ",
-                       c.files_[it->second]->path(), " and ", p);
-        c.order_.push_back(name);
-      }
-    }
+    for (const auto& p : paths) c.add(io::safetensors_file::open(p));
+    return c;
+  }
+
+  // Files already open (e.g. made in memory by safetensors_file::from_bytes, as the GGUF loader
+  // does); same rules as open_files.
+  static checkpoint from_files(std::vector<io::safetensors_file> files) {
+    BITLIN_REQUIRE(!files.empty(), value_error, "checkpoint: no weight files given");
+    checkpoint c;
+    for (auto& f : files) c.add(std::move(f));
     return c;
   }
 
@@ -110,6 +110,17 @@ class checkpoint {
   const io::tensor_info& info(const std::string& name) const { return file(name).info(name); }
 
  private:
+  void add(io::safetensors_file f) {
+    files_.push_back(std::make_unique<io::safetensors_file>(std::move(f)));
+    const std::size_t idx = files_.size() - 1;
+    for (const auto& name : files_.back()->names()) {
+      const auto [it, inserted] = where_.emplace(name, idx);
+      BITLIN_REQUIRE(inserted, format_error, "checkpoint: tensor '", name, "' is in both ",
+                     files_[it->second]->path(), " and ", files_.back()->path());
+      order_.push_back(name);
+    }
+  }
+
   std::vector<std::unique_ptr<io::safetensors_file>> files_;
   std::map<std::string, std::size_t> where_;
   std::vector<std::string> order_;

