@@ -160,6 +160,16 @@ int run(int argc, char** argv) {
               static_cast<long>(c.num_hidden_layers), static_cast<long>(c.hidden_size),
               static_cast<long>(c.vocab_size), c.linear_class.c_str(), bitlin::isa_name(lo.target),
               int8_head ? ", int8 head" : "");
+  // The path each op runs on: one active ISA governs all of them (--isa, BITLIN_ISA).
+  const bitlin::isa path = bitlin::active_isa();
+  const bitlin::isa dense_path = model.uses_int8_head()
+                                     ? bitlin::int8_linear_kernel_path(path)
+                                     : bitlin::dense_kernel_path(model.head().storage(), path);
+  std::printf("kernels: ternary=%s dense=%s attention=%s act_quant=%s\n",
+              bitlin::isa_name(bitlin::gemm_kernel_path<bitlin::i2_tile>(lo.target)),
+              bitlin::isa_name(dense_path),
+              bitlin::isa_name(bitlin::attention_kernel_path(path, c.head_dim)),
+              bitlin::isa_name(bitlin::act_quant_kernel_path(path)));
 
   bitlin::thread_pool pool(static_cast<int>(threads));
   bitlin::model::sampler s(so);

@@ -210,8 +210,10 @@ namespace detail {
 inline void quantize_rows(const matrix_f& X, matrix_i8& q, std::vector<float>& s) {
   q.resize(X.rows(), X.cols());
   s.resize(static_cast<std::size_t>(X.rows()));
+  const isa path = active_isa();
   for (index_t t = 0; t < X.rows(); ++t)
-    s[static_cast<std::size_t>(t)] = absmax_i8_row(X.row(t).data(), X.cols(), q.row(t).data());
+    s[static_cast<std::size_t>(t)] =
+        quantize_row_i8(X.row(t).data(), X.cols(), q.row(t).data(), nullptr, path);
 }
 }  // namespace detail
 
@@ -324,6 +326,7 @@ class transformer_block {
     const index_t T = qkv.rows(), d = head_dim_;
     const index_t group = heads_ / kv_heads_;
     const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+    const isa path = active_isa();
     ex.parallel_for(heads_, 1, [&](index_t h0, index_t h1) {
       for (index_t h = h0; h < h1; ++h) {
         const index_t g = h / group;
@@ -338,7 +341,7 @@ class transformer_block {
                          pos0,
                          d,
                          scale};
-        attend_head(a);
+        attend_head(a, path);
       }
     });
   }
