@@ -1,9 +1,12 @@
 // The model's smaller parts: BF16 storage, sampling determinism and its limits, the random model
 // constructor, and generation's prompt logits. The ops' ISA paths are tested in
 // tests/kernels/test_kernels_ops.cpp.
+#include <algorithm>
+#include <iterator>
 #include <set>
 
 #include "bitlin/model/bitnet.hpp"
+#include "bitlin/testing/random_model.hpp"
 #include "bitlin/model/sampling.hpp"
 #include "catch.hpp"
 
@@ -77,7 +80,7 @@ TEST_CASE("random model: shapes, generation and prompt logits", "[model]") {
   c.max_position_embeddings = 64;
   for (const bool tied : {true, false}) {
     c.tie_word_embeddings = tied;
-    const bitnet_model m = bitnet_model::random(c, 5, dense_storage::bf16);
+    const bitnet_model m = random_bitnet_model(c, 5, dense_storage::bf16);
     CHECK(m.resident_bytes() > 0);
     const std::vector<std::int64_t> prompt = {3, 1, 4, 1, 5};
     sampler s;
@@ -93,5 +96,27 @@ TEST_CASE("random model: shapes, generation and prompt logits", "[model]") {
     kv_cache cache = m.new_cache();
     const std::int64_t bad = 97;
     CHECK_THROWS_AS(m.forward(&bad, 1, cache), value_error);
+  }
+}
+
+TEST_CASE("embedding lookup gathers widened rows and names a bad id", "[model][embedding]") {
+  matrix_f m(3, 2);
+  m << 1.0f, 2.0f, -3.0f, 4.5f, 0.25f, -0.0f;
+  for (const dense_storage st : {dense_storage::f32, dense_storage::bf16}) {
+    const dense_matrix d = dense_matrix::from_f32(m, st);
+    const std::int64_t ids[] = {2, 0, 2};
+    float out[3 * 4];
+    std::fill(std::begin(out), std::end(out), 9.0f);
+    embedding_lookup(d, ids, 3, out, 4);
+    for (int t = 0; t < 3; ++t) {
+      CHECK(out[4 * t] == m(ids[t], 0));
+      CHECK(out[4 * t + 1] == m(ids[t], 1));
+      CHECK(out[4 * t + 2] == 9.0f);  // past the row: untouched
+    }
+    const std::int64_t bad[] = {1, 3};
+    CHECK_THROWS_AS(embedding_lookup(d, bad, 2, out, 4), value_error);
+    const std::int64_t neg[] = {-1};
+    CHECK_THROWS_AS(embedding_lookup(d, neg, 1, out, 4), value_error);
+    CHECK_THROWS_AS(embedding_lookup(d, ids, 1, out, 1), shape_error);
   }
 }

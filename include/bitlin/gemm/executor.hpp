@@ -14,6 +14,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "bitlin/core/error.hpp"
@@ -25,21 +26,36 @@
 
 namespace bitlin {
 
+// A non-owning reference to the loop body, a callable void(index_t begin, index_t end). Unlike
+// std::function it never allocates, whatever the body captures: a decode step makes hundreds of
+// parallel_for calls and must not touch the heap. The callable must outlive the call (a lambda
+// passed directly to parallel_for does).
+class chunk_body {
+ public:
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, chunk_body>>>
+  chunk_body(const F& f)  // NOLINT: implicit, so that call sites pass lambdas as they are
+      : obj_(&f),
+        call_([](const void* o, index_t b, index_t e) { (*static_cast<const F*>(o))(b, e); }) {}
+  void operator()(index_t b, index_t e) const { call_(obj_, b, e); }
+
+ private:
+  const void* obj_;
+  void (*call_)(const void*, index_t, index_t);
+};
+
 class executor {
  public:
   virtual ~executor() = default;
   virtual int threads() const = 0;
   // Calls body(begin, end) over disjoint chunks covering [0, n), each at least `grain` long
   // except possibly the last. Returns when all chunks are done; rethrows the first exception.
-  virtual void parallel_for(index_t n, index_t grain,
-                            const std::function<void(index_t, index_t)>& body) const = 0;
+  virtual void parallel_for(index_t n, index_t grain, chunk_body body) const = 0;
 };
 
 class serial_executor final : public executor {
  public:
   int threads() const override { return 1; }
-  void parallel_for(index_t n, index_t,
-                    const std::function<void(index_t, index_t)>& body) const override {
+  void parallel_for(index_t n, index_t, chunk_body body) const override {
     if (n > 0) body(0, n);
   }
 };
@@ -111,8 +127,7 @@ class thread_pool final : public executor {
 
   int threads() const override { return threads_; }
 
-  void parallel_for(index_t n, index_t grain,
-                    const std::function<void(index_t, index_t)>& body) const override {
+  void parallel_for(index_t n, index_t grain, chunk_body body) const override {
     if (n <= 0) return;
     const index_t len = detail::chunk_length(n, grain, threads_);
     const index_t chunks = (n + len - 1) / len;
@@ -191,7 +206,7 @@ class thread_pool final : public executor {
   mutable std::mutex mutex_;      // for sleeping and waking, and error_
   mutable std::condition_variable wake_, done_;
   // The current job; written before its ticket is published (sequentially consistent atomics).
-  mutable const std::function<void(index_t, index_t)>* body_ = nullptr;
+  mutable const chunk_body* body_ = nullptr;
   mutable index_t n_ = 0, len_ = 0;
   mutable std::exception_ptr error_;
   mutable std::atomic<std::uint64_t> ticket_{0};  // generation << 40 | chunks << 20 | next
@@ -206,8 +221,7 @@ class openmp_executor final : public executor {
   explicit openmp_executor(int threads = 0)
       : threads_(threads > 0 ? threads : omp_get_max_threads()) {}
   int threads() const override { return threads_; }
-  void parallel_for(index_t n, index_t grain,
-                    const std::function<void(index_t, index_t)>& body) const override {
+  void parallel_for(index_t n, index_t grain, chunk_body body) const override {
     if (n <= 0) return;
     const index_t len = detail::chunk_length(n, grain, threads_);
     const index_t chunks = (n + len - 1) / len;

@@ -2,9 +2,11 @@
 //   float x [tokens x in] -> optional LayerNorm/RMSNorm -> absmax activation quantization (ActBits)
 //   -> exact integer matmul with ternary or binary weights -> rescale (+ bias) -> float [tokens x
 //   out]
-// Weights are quantized (or taken already quantized) and packed once at construction; forward never
-// re-quantizes them. The normalization has no affine parameters (BitNet b1's SubLN form); models
-// with learned norm weights normalize themselves and call forward_quantized.
+// Weights are quantized (or taken already quantized) and packed once at construction into the
+// kernel layout `Layout` (default: the weight kind's, kernels/layouts.hpp), and the epilogue
+// (scales expanded per row, bias) is prepared then too; forward never re-quantizes or re-expands.
+// The normalization has no affine parameters (BitNet b1's SubLN form); models with learned norm
+// weights normalize themselves and call forward on an activation_buffer, which copies nothing.
 #pragma once
 
 #include <memory>
@@ -13,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "bitlin/gemm/activation_buffer.hpp"
 #include "bitlin/gemm/ternary_gemm.hpp"
 #include "bitlin/kernels/reference.hpp"
 #include "bitlin/pack/binary_b1.hpp"
@@ -26,14 +29,20 @@ namespace bitlin {
 
 enum class norm_kind { none, layer_norm, rms_norm };
 
-template <class WeightKind = ternary, int ActBits = 8>
+template <class WeightKind = ternary, int ActBits = 8, class Layout = default_layout_t<WeightKind>>
 class bit_linear {
   static_assert(std::is_same_v<WeightKind, ternary> || std::is_same_v<WeightKind, binary>,
                 "bit_linear: WeightKind is bitlin::ternary or bitlin::binary");
   static_assert(ActBits >= 2 && ActBits <= 8, "bit_linear: ActBits must be in [2, 8]");
+  // Binary weights (+-1) fit a ternary layout; ternary weights never fit a binary one.
+  static_assert(std::is_same_v<typename kernel_layout_traits<Layout>::weight_kind, WeightKind> ||
+                    std::is_same_v<typename kernel_layout_traits<Layout>::weight_kind, ternary>,
+                "bit_linear: the layout cannot hold this weight kind");
 
  public:
   using weight_kind = WeightKind;
+  using layout = Layout;
+  using weights_type = kernel_weights<Layout>;
   using format = std::conditional_t<std::is_same_v<WeightKind, ternary>, ternary_i2, binary_b1>;
   static constexpr int activation_bits = ActBits;
 
@@ -42,8 +51,12 @@ class bit_linear {
     float norm_eps = 1e-5f;
     scale_groups weight_groups = scale_groups::per_tensor();
     scale_groups act_groups = scale_groups::per_row();
-    bool absmedian = false;  // ternary only: median|W| instead of mean|W|
+    bool absmedian = false;     // ternary only: median|W| instead of mean|W|
+    std::optional<isa> target;  // the kernels' ISA path (default: active_isa() when built)
   };
+
+  // An empty layer (0 x 0), to be assigned.
+  bit_linear() = default;
 
   // Quantize float latent weights [out x in] (absmean / absmedian ternary, or sign binary).
   static bit_linear from_float(const Eigen::Ref<const matrix_f>& W, const float* bias = nullptr,
@@ -71,33 +84,77 @@ class bit_linear {
   const weight_scales& scales() const { return scales_; }
   const std::vector<float>& bias() const { return bias_; }
   const options& config() const { return opt_; }
-  // The weights as integers, and in the portable format of their kind (for export). Both are
-  // derived on request: a layer keeps a single packed copy of its weights.
-  matrix_i8 weights() const { return fast_ ? fast_->unpack() : unpack_matrix(packed_); }
-  packed_matrix<format> packed_weights() const {
-    return fast_ ? pack_matrix<format>(fast_->unpack()) : packed_;
+  // The weights as integers, and in the portable format of their kind (for export). Derived on
+  // request: a layer keeps a single copy of its weights.
+  matrix_i8 weights() const { return fast_ ? fast_->unpack() : q_; }
+  packed_matrix<format> packed_weights() const { return pack_matrix<format>(weights()); }
+  // Bytes of weights the layer holds (the kernel layout pads rows and K to its tiles).
+  std::size_t weight_bytes() const {
+    return fast_ ? fast_->bytes() : static_cast<std::size_t>(q_.size());
   }
-  // Bytes of packed weights the layer holds (the kernel layout pads rows and K to its tiles).
-  std::size_t weight_bytes() const { return fast_ ? fast_->bytes() : packed_.bytes(); }
-  // Weights whose scales cover whole rows (per tensor, per row, groups of rows) live in the fast
-  // kernels' layout; forward_quantized then uses ternary_gemm_f32 whenever the activation scales
-  // cover whole tokens, and the reference path otherwise. Binary weights (+-1) are a subset of
-  // the ternary alphabet, so they run on the same kernels, bit-exactly, at 2 bits per weight.
+  // Weights whose scales cover whole rows (per tensor, per row, groups of rows) live in the
+  // kernel layout; products then run on the fast kernels whenever the activation scales cover
+  // whole tokens, and on the reference path otherwise (whose weights are kept as int8, so it
+  // unpacks nothing per call).
   bool has_fast_kernel() const { return fast_ != nullptr; }
+  const weights_type& fast_weights() const {
+    BITLIN_REQUIRE(fast_ != nullptr, value_error, "bit_linear: no fast kernel weights");
+    return *fast_;
+  }
+  // The ISA path the fast kernel runs on (after the lineage fallback), and changing it.
+  isa kernel_path() const { return fast_ ? gemm_kernel_path(*fast_) : isa::scalar; }
+  void set_target(isa target) {
+    if (fast_) {
+      auto w = std::make_shared<weights_type>(*fast_);
+      w->set_target(target);
+      fast_ = std::move(w);
+    }
+  }
   // Executor for the fast path (default serial()); it must outlive the calls that use it.
   void set_executor(const executor& ex) { exec_ = &ex; }
 
   // Normalize (if configured) and quantize activations the way forward does.
   quantized_activations quantize_input(const Eigen::Ref<const matrix_f>& x) const {
+    check_input(x.cols());
+    if (opt_.norm == norm_kind::none) return absmax_quantize(x, ActBits, opt_.act_groups);
+    return absmax_quantize(normalize(x), ActBits, opt_.act_groups);
+  }
+
+  // The same straight into kernel-ready rows (per-token scales only).
+  void quantize_input(const Eigen::Ref<const matrix_f>& x, activation_buffer& out) const {
+    check_input(x.cols());
+    BITLIN_REQUIRE(opt_.act_groups.rows_per_group == 1 && opt_.act_groups.cols_per_group == 0,
+                   value_error, "bit_linear: an activation_buffer holds per-token scales");
+    if (opt_.norm == norm_kind::none) {
+      const matrix_f xc = x;  // a Ref may have any stride; the buffer reads rows
+      out.quantize(xc.data(), xc.rows(), xc.cols(), xc.cols(), ActBits, *exec_);
+    } else {
+      const matrix_f normed = normalize(x);
+      out.quantize(normed.data(), normed.rows(), normed.cols(), normed.cols(), ActBits, *exec_);
+    }
+  }
+
+  // The prepared path: y[t, :] for the kernel-ready rows of x (row stride ldy).
+  void forward(const activation_buffer& x, float* y, index_t ldy, const executor& ex) const {
     BITLIN_REQUIRE(x.cols() == in_features(), shape_error, "bit_linear: input has ", x.cols(),
                    " features, the layer expects ", in_features());
-    if (opt_.norm == norm_kind::none) return absmax_quantize(x, ActBits, opt_.act_groups);
-    matrix_f normed(x.rows(), x.cols());
-    if (opt_.norm == norm_kind::rms_norm)
-      rms_norm(x, nullptr, opt_.norm_eps, normed);
-    else
-      layer_norm(x, nullptr, nullptr, opt_.norm_eps, normed);
-    return absmax_quantize(normed, ActBits, opt_.act_groups);
+    if (fast_) {
+      gemm_f32(*fast_, x.rows(), x.scales(), epilogue_, y, ldy, ex);
+      return;
+    }
+    quantized_activations xq;
+    xq.bits = ActBits;
+    xq.q.resize(x.tokens(), x.cols());
+    for (index_t t = 0; t < x.tokens(); ++t)
+      std::copy(x.row(t), x.row(t) + x.cols(), xq.q.row(t).data());
+    xq.layout = scale_layout(x.tokens(), x.cols(), scale_groups::per_row());
+    xq.scales.assign(x.scales(), x.scales() + x.tokens());
+    Eigen::Map<matrix_f, 0, Eigen::OuterStride<>> out(y, x.tokens(), out_,
+                                                      Eigen::OuterStride<>(ldy));
+    out = reference_bitlinear_matmul(xq, q_, scales_, bias_.empty() ? nullptr : bias_.data());
+  }
+  void forward(const activation_buffer& x, float* y, index_t ldy) const {
+    forward(x, y, ldy, *exec_);
   }
 
   void forward_quantized(const quantized_activations& xq, Eigen::Ref<matrix_f> y) const {
@@ -106,24 +163,14 @@ class bit_linear {
     BITLIN_REQUIRE(y.rows() == xq.q.rows() && y.cols() == out_features(), shape_error,
                    "bit_linear: output is ", y.rows(), " x ", y.cols(), ", expected ", xq.q.rows(),
                    " x ", out_features());
-    const float* bias = bias_.empty() ? nullptr : bias_.data();
     if (fast_ && xq.layout.whole_rows() && xq.layout.rows == xq.q.rows() &&
         static_cast<index_t>(xq.scales.size()) == xq.layout.size()) {
-      std::vector<float> act_scale(static_cast<std::size_t>(xq.q.rows()));
-      for (index_t t = 0; t < xq.q.rows(); ++t)
-        act_scale[static_cast<std::size_t>(t)] =
-            xq.scales[static_cast<std::size_t>(xq.layout.index(t, 0))];
-      gemm_epilogue ep;
-      ep.act_scale = act_scale.data();
-      ep.weight_scale = scales_.values.data();
-      ep.rows_per_scale_group = scales_.layout.group_rows;
-      ep.convention = scales_.convention;
-      ep.bias = bias;
-      ternary_gemm_f32(*fast_, xq.q.data(), xq.q.rows(), xq.q.outerStride(), ep, y.data(),
-                       y.outerStride(), *exec_);
+      activation_buffer buf;
+      buf.assign(xq);
+      gemm_f32(*fast_, buf.rows(), buf.scales(), epilogue_, y.data(), y.outerStride(), *exec_);
       return;
     }
-    y = reference_bitlinear_matmul(xq, weights(), scales_, bias);
+    y = reference_bitlinear_matmul(xq, weights(), scales_, bias_.empty() ? nullptr : bias_.data());
   }
 
   void forward(const Eigen::Ref<const matrix_f>& x, Eigen::Ref<matrix_f> y) const {
@@ -147,20 +194,40 @@ class bit_linear {
         BITLIN_REQUIRE(std::isfinite(bias_[i]), value_error, "bit_linear: bias ", i, " is ",
                        bias_[i]);
     }
-    // Packing validates the alphabet (ternary or binary) whichever layout is kept.
-    packed_ = pack_matrix<format>(q);
-    if (scales_.layout.whole_rows() && q.rows() > 0 && q.cols() <= ternary_gemm_weights::max_cols) {
-      fast_ = std::make_shared<const ternary_gemm_weights>(q);
-      packed_ = packed_matrix<format>{};
+    for (index_t n = 0; n < q.rows(); ++n)
+      for (index_t k = 0; k < q.cols(); ++k)
+        BITLIN_REQUIRE(WeightKind::valid(q(n, k)), value_error, "bit_linear: weight (", n, ", ", k,
+                       ") = ", static_cast<int>(q(n, k)), " is not a ", WeightKind::name, " value");
+    if (scales_.layout.whole_rows() && q.rows() > 0 && q.cols() <= weights_type::max_cols) {
+      fast_ = std::make_shared<const weights_type>(q, opt_.target.value_or(active_isa()));
+      epilogue_ = weight_epilogue(out_, fast_->padded_rows(), scales_.values.data(),
+                                  scales_.layout.row_groups == 1 ? 0 : scales_.layout.group_rows,
+                                  scales_.convention, bias_.empty() ? nullptr : bias_.data());
+    } else {
+      q_ = q;
     }
   }
 
+  void check_input(index_t cols) const {
+    BITLIN_REQUIRE(cols == in_features(), shape_error, "bit_linear: input has ", cols,
+                   " features, the layer expects ", in_features());
+  }
+  matrix_f normalize(const Eigen::Ref<const matrix_f>& x) const {
+    matrix_f normed(x.rows(), x.cols());
+    if (opt_.norm == norm_kind::rms_norm)
+      rms_norm(x, nullptr, opt_.norm_eps, normed);
+    else
+      layer_norm(x, nullptr, nullptr, opt_.norm_eps, normed);
+    return normed;
+  }
+
   index_t in_ = 0, out_ = 0;
-  packed_matrix<format> packed_;  // empty when fast_ holds the weights
+  matrix_i8 q_;  // the reference path's weights; empty when fast_ holds them
   weight_scales scales_;
   std::vector<float> bias_;
   options opt_;
-  std::shared_ptr<const ternary_gemm_weights> fast_;  // null: reference path only
+  std::shared_ptr<const weights_type> fast_;  // null: reference path only; copies share it
+  weight_epilogue epilogue_;
   const executor* exec_ = &serial();
 };
 

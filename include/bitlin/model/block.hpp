@@ -1,0 +1,183 @@
+// One BitNet b1.58 decoder layer (Hugging Face `BitNetDecoderLayer`), built from layers/: RMSNorm,
+// the fused q/k/v BitLinear, RoPE, causal grouped-query attention, attn_sub_norm, o_proj; RMSNorm,
+// the fused gate/up BitLinear, relu²·up, ffn_sub_norm, down_proj; residuals.
+//
+// Exactness: every BitLinear quantizes its input per token to int8 (absmax, round half to even),
+// multiplies exactly in integers on the fast kernels, and rescales with the checkpoint's
+// convention. One normalized activation is quantized once into kernel-ready rows
+// (activation_buffer) and shared by the projections that read it. Norms, RoPE, attention and
+// softmax run in float, as transformers does in float32.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "bitlin/core/error.hpp"
+#include "bitlin/core/types.hpp"
+#include "bitlin/gemm/activation_buffer.hpp"
+#include "bitlin/gemm/executor.hpp"
+#include "bitlin/layers/attention.hpp"
+#include "bitlin/model/config.hpp"
+#include "bitlin/model/kv_cache.hpp"
+#include "bitlin/model/rope.hpp"
+#include "bitlin/model/weights.hpp"
+#include "bitlin/quant/norm.hpp"
+
+namespace bitlin::model {
+
+// Buffers one forward pass of a block needs, kept across calls (one per model run, shared by the
+// layers in turn), so that a decode step allocates nothing once they have held its shapes.
+struct block_workspace {
+  matrix_f xn, qkv, attn, out, gu, act;
+  activation_buffer xq;
+};
+
+class transformer_block {
+ public:
+  transformer_block(const bitnet_config& c, const block_weights& w, isa target = active_isa())
+      : hidden_(c.hidden_size),
+        intermediate_(c.intermediate_size),
+        heads_(c.num_attention_heads),
+        kv_heads_(c.num_key_value_heads),
+        head_dim_(c.head_dim),
+        eps_(c.rms_norm_eps),
+        input_norm_(w.input_layernorm),
+        post_attention_norm_(w.post_attention_layernorm),
+        attn_sub_norm_(w.attn_sub_norm),
+        ffn_sub_norm_(w.ffn_sub_norm) {
+    auto check = [](const ternary_projection& p, index_t out, index_t in, const char* name) {
+      BITLIN_REQUIRE(p.trits.rows() == out && p.trits.cols() == in, shape_error,
+                     "transformer_block: ", name, " is ", p.trits.rows(), " x ", p.trits.cols(),
+                     ", expected ", out, " x ", in);
+    };
+    auto check_norm = [](const std::vector<float>& v, index_t n, const char* name) {
+      BITLIN_REQUIRE(static_cast<index_t>(v.size()) == n, shape_error, "transformer_block: ", name,
+                     " has ", v.size(), " values, expected ", n);
+    };
+    const index_t q = c.q_size(), kv = c.kv_size();
+    check(w.q_proj, q, hidden_, "q_proj");
+    check(w.k_proj, kv, hidden_, "k_proj");
+    check(w.v_proj, kv, hidden_, "v_proj");
+    check(w.o_proj, hidden_, q, "o_proj");
+    check(w.gate_proj, intermediate_, hidden_, "gate_proj");
+    check(w.up_proj, intermediate_, hidden_, "up_proj");
+    check(w.down_proj, hidden_, intermediate_, "down_proj");
+    check_norm(input_norm_, hidden_, "input_layernorm");
+    check_norm(post_attention_norm_, hidden_, "post_attention_layernorm");
+    check_norm(attn_sub_norm_, q, "attn_sub_norm");
+    check_norm(ffn_sub_norm_, intermediate_, "ffn_sub_norm");
+    qkv_ = fuse_projections({&w.q_proj, &w.k_proj, &w.v_proj}, target);
+    o_ = fuse_projections({&w.o_proj}, target);
+    gate_up_ = fuse_projections({&w.gate_proj, &w.up_proj}, target);
+    down_ = fuse_projections({&w.down_proj}, target);
+  }
+
+  std::size_t bytes() const {
+    const std::size_t norms = input_norm_.size() + post_attention_norm_.size() +
+                              attn_sub_norm_.size() + ffn_sub_norm_.size();
+    std::size_t b = norms * sizeof(float);
+    for (const projection_layer* l : {&qkv_, &o_, &gate_up_, &down_})
+      b += l->weight_bytes() + l->scales().values.size() * sizeof(float);
+    return b;
+  }
+  const projection_layer& qkv() const { return qkv_; }
+  const projection_layer& o() const { return o_; }
+  const projection_layer& gate_up() const { return gate_up_; }
+  const projection_layer& down() const { return down_; }
+
+  // Runs x [tokens, hidden] (the residual stream at positions pos0 ..) through the layer in place.
+  // Keys and values of these positions are written to rows pos0 .. of kv, whose rows [0, pos0)
+  // must hold the earlier positions; its capacity must cover pos0 + tokens.
+  void forward(matrix_f& x, layer_kv& kv, index_t pos0, const rope_angles& rope,
+               const executor& ex) const {
+    block_workspace ws;
+    forward(x, kv, pos0, rope, ws, ex);
+  }
+
+  void forward(matrix_f& x, layer_kv& kv, index_t pos0, const rope_angles& rope,
+               block_workspace& ws, const executor& ex) const {
+    const index_t T = x.rows();
+    const index_t qs = heads_ * head_dim_, kvs = kv_heads_ * head_dim_;
+    BITLIN_REQUIRE(x.cols() == hidden_, shape_error, "transformer_block: input has ", x.cols(),
+                   " features, expected ", hidden_);
+    BITLIN_REQUIRE(kv.k.rows() >= pos0 + T && kv.k.cols() == kvs, shape_error,
+                   "transformer_block: KV cache too small");
+
+    // Attention.
+    ws.xn.resize(T, hidden_);
+    rms_norm(x, input_norm_.data(), eps_, ws.xn);
+    ws.xq.quantize(ws.xn.data(), T, hidden_, hidden_, 8, ex);
+    ws.qkv.resize(T, qs + 2 * kvs);
+    qkv_.forward(ws.xq, ws.qkv.data(), ws.qkv.cols(), ex);
+    for (index_t t = 0; t < T; ++t) {
+      float* row = ws.qkv.row(t).data();
+      for (index_t h = 0; h < heads_ + kv_heads_; ++h) rope.apply(row + h * head_dim_, t);
+      std::copy(row + qs, row + qs + kvs, kv.k.row(pos0 + t).data());
+      std::copy(row + qs + kvs, row + qs + 2 * kvs, kv.v.row(pos0 + t).data());
+    }
+    ws.attn.resize(T, qs);
+    attention(ws.qkv, kv, pos0, ws.attn, ex);
+    rms_norm(ws.attn, attn_sub_norm_.data(), eps_, ws.attn);
+    ws.xq.quantize(ws.attn.data(), T, qs, qs, 8, ex);
+    ws.out.resize(T, hidden_);
+    o_.forward(ws.xq, ws.out.data(), hidden_, ex);
+    x += ws.out;
+
+    // Feed-forward.
+    rms_norm(x, post_attention_norm_.data(), eps_, ws.xn);
+    ws.xq.quantize(ws.xn.data(), T, hidden_, hidden_, 8, ex);
+    ws.gu.resize(T, 2 * intermediate_);
+    gate_up_.forward(ws.xq, ws.gu.data(), ws.gu.cols(), ex);
+    ws.act.resize(T, intermediate_);
+    for (index_t t = 0; t < T; ++t) {
+      const float* g = ws.gu.row(t).data();
+      const float* u = g + intermediate_;
+      float* a = ws.act.row(t).data();
+      for (index_t i = 0; i < intermediate_; ++i) {
+        const float r = g[i] > 0.0f ? g[i] : 0.0f;
+        a[i] = r * r * u[i];
+      }
+    }
+    rms_norm(ws.act, ffn_sub_norm_.data(), eps_, ws.act);
+    ws.xq.quantize(ws.act.data(), T, intermediate_, intermediate_, 8, ex);
+    down_.forward(ws.xq, ws.out.data(), hidden_, ex);
+    x += ws.out;
+  }
+
+ private:
+  // Causal grouped-query attention of the T new queries (positions pos0 ..) over the
+  // pos0 + T cached keys; softmax(q k^T / sqrt(d)) v per head, in float.
+  void attention(const matrix_f& qkv, const layer_kv& kv, index_t pos0, matrix_f& attn,
+                 const executor& ex) const {
+    const index_t T = qkv.rows(), d = head_dim_;
+    const index_t group = heads_ / kv_heads_;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+    const isa path = active_isa();
+    ex.parallel_for(heads_, 1, [&](index_t h0, index_t h1) {
+      for (index_t h = h0; h < h1; ++h) {
+        const index_t g = h / group;
+        attention_args a{qkv.data() + h * d,
+                         qkv.cols(),
+                         kv.k.data() + g * d,
+                         kv.v.data() + g * d,
+                         kv.k.cols(),
+                         attn.data() + h * d,
+                         attn.cols(),
+                         T,
+                         pos0,
+                         d,
+                         scale};
+        attend_head(a, path);
+      }
+    });
+  }
+
+  index_t hidden_, intermediate_, heads_, kv_heads_, head_dim_;
+  float eps_;
+  std::vector<float> input_norm_, post_attention_norm_, attn_sub_norm_, ffn_sub_norm_;
+  projection_layer qkv_, o_, gate_up_, down_;
+};
+
+}  // namespace bitlin::model
