@@ -1,4 +1,4 @@
-// bitlin_bench: every benchmark of issue 3 in one binary, so that kernels, baselines and the
+// bitlin_bench: every kernel benchmark in one binary, so that kernels, baselines and the
 // machine's own limits come from the same run. Registration is shape-major (all kinds, token
 // counts, thread counts and implementations of one shape, then the next shape) because each
 // implementation caches its inputs for the current shape only.

@@ -34,8 +34,8 @@ TARGET_HOT_PEAK = 0.35  # hot GEMV MAC/s vs int8 peak at the same thread count
 TARGET_GEMV_VS_EIGEN = 20.0
 TARGET_GEMM_VS_EIGEN = 3.5
 
-# Peers as issue 3 states them (llama.cpp TQ2_0 / bitnet.cpp I2_S, measured on the project's
-# machine by the issue's author, not by this script): GEMV 2560x6912 hot and cold, and the 512-token
+# Peers as measured on the AMD Zen 5 development machine of 2026-11-22 (llama.cpp TQ2_0 /
+# bitnet.cpp I2_S, by hand, not by this script; the table labels them so): GEMV 2560x6912 hot and cold, and the 512-token
 # GEMM rate on two cores.
 PEER_GEMV_HOT_US = 113.0
 PEER_GEMV_COLD_US = 155.0
@@ -408,7 +408,7 @@ def target_checks(products, machine):
 
 def targets_section(products, machine, out):
     rows = target_checks(products, machine)
-    out.append("## Targets (issue 3, item 8)")
+    out.append("## Targets (kernel benchmarks)")
     out.append("")
     if not rows:
         out.append("No bitlin results (or no machine references) in the input.")
@@ -528,9 +528,9 @@ def peers_section(products, out):
                 )
     if not rows:
         return
-    out.append("## Against the peers quoted in issue 3 (llama.cpp TQ2_0, bitnet.cpp I2_S)")
+    out.append("## Against peers measured on another machine (AMD Zen 5, 2026-11-22: llama.cpp TQ2_0, bitnet.cpp I2_S)")
     out.append("")
-    out.append("| case | bitlin | peer (issue 3) | bitlin speedup |")
+    out.append("| case | bitlin (this run) | peer (Zen 5, 2026-11-22) | ratio (different machines) |")
     out.append("|---|---:|---:|---:|")
     out.extend(rows)
     out.append("")

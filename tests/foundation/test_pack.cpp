@@ -5,6 +5,9 @@
 #include <bitlin/bitlin.hpp>
 #include <bitlin/io/safetensors.hpp>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 #include "catch.hpp"
 #include "fixtures.hpp"
 
@@ -56,10 +59,12 @@ void round_trip_every_length() {
 }
 }  // namespace
 
-TEST_CASE("every portable format round-trips every length 0..300", "[pack]") {
-  round_trip_every_length<ternary_i2>();
-  round_trip_every_length<ternary_base3>();
-  round_trip_every_length<binary_b1>();
+// Over the list itself, so a format added to all_formats is tested without further edits (and a
+// failure names the format).
+TEMPLATE_LIST_TEST_CASE("every portable format round-trips every length 0..300", "[pack]",
+                        all_formats) {
+  INFO(format_traits<TestType>::name);
+  round_trip_every_length<TestType>();
 }
 
 TEST_CASE("byte layouts follow their definitions", "[pack]") {
@@ -112,16 +117,23 @@ TEST_CASE("Hugging Face BitNet layout: strided rows, any out_features", "[pack][
   CHECK_THROWS_AS(unpack_hf_bitnet(p, 8), format_error);
 }
 
-TEST_CASE("the tiny fixture model's packed weights re-pack to the same bytes", "[pack][hf]") {
-  const auto f = io::safetensors_file::open(bitlin_test::fixture_dir() + "/tiny_model.safetensors");
-  int checked = 0;
-  for (const auto& name : f.names()) {
-    if (name.size() < 7 || name.compare(name.size() - 7, 7, ".weight") != 0) continue;
-    if (f.info(name).type != io::dtype::u8) continue;
-    const auto packed = f.read_matrix<std::uint8_t>(name);
-    const matrix_i8 q = unpack_hf_bitnet(packed, 4 * packed.rows());
-    CHECK(pack_hf_bitnet(q) == packed);
-    ++checked;
+TEST_CASE("every fixture model's packed weights re-pack to the same bytes", "[pack][hf]") {
+  const auto fixtures = bitlin_test::model_fixtures();
+  REQUIRE(!fixtures.empty());
+  for (const auto& fx : fixtures) {
+    INFO(fx.tag);
+    std::ifstream in(fx.config);
+    const auto layers = nlohmann::json::parse(in).at("num_hidden_layers").get<int>();
+    const auto f = io::safetensors_file::open(fx.model);
+    int checked = 0;
+    for (const auto& name : f.names()) {
+      if (name.size() < 7 || name.compare(name.size() - 7, 7, ".weight") != 0) continue;
+      if (f.info(name).type != io::dtype::u8) continue;
+      const auto packed = f.read_matrix<std::uint8_t>(name);
+      const matrix_i8 q = unpack_hf_bitnet(packed, 4 * packed.rows());
+      CHECK(pack_hf_bitnet(q) == packed);
+      ++checked;
+    }
+    CHECK(checked == 7 * layers);  // q, k, v, o, gate, up, down per layer
   }
-  CHECK(checked == 14);
 }

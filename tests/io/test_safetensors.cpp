@@ -370,26 +370,47 @@ TEST_CASE("a file truncated by one byte fails cleanly", "[safetensors]") {
 }
 
 TEST_CASE("the golden fixture reads with its documented layout", "[safetensors][fixture]") {
-  const auto f =
-      safetensors_file::open(bitlin_test::fixture_dir() + "/bitlinear_cases.safetensors");
-  CHECK(f.info("case0.W").type == dtype::f32);
-  CHECK(f.info("case0.W").shape == std::vector<std::int64_t>{64, 128});
-  CHECK(f.info("case0.y_int").type == dtype::i32);
-  CHECK(f.info("case0.Wq").type == dtype::i8);
-  CHECK(f.info("case0.w_scale").shape == std::vector<std::int64_t>{1});
-
-  // Each case's y_int must be Xq . Wq^T: the bytes read are the tensors the header says they are.
-  for (int c = 0; c < 7; ++c) {
-    const std::string p = "case" + std::to_string(c) + ".";
-    INFO(p);
-    const bitlin::matrix_i8 wq = f.read_matrix<std::int8_t>(p + "Wq");
-    const bitlin::matrix_i8 xq = f.read_matrix<std::int8_t>(p + "Xq");
-    const bitlin::matrix_i32 y = f.read_matrix<std::int32_t>(p + "y_int");
-    REQUIRE(wq.cols() == xq.cols());
-    const bitlin::matrix_i32 want = xq.cast<std::int32_t>() * wq.cast<std::int32_t>().transpose();
-    CHECK(y == want);
+  // Any *_cases.safetensors in the fixture directory (FIXTURES.md's naming) with any case count.
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(bitlin_test::fixture_dir())) {
+    const std::string n = e.path().filename().string();
+    const std::string suffix = "_cases.safetensors";
+    if (n.size() > suffix.size() &&
+        n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
+      files.push_back(e.path().string());
   }
+  REQUIRE(!files.empty());
+  for (const auto& file : files) {
+    INFO(file);
+    const auto f = safetensors_file::open(file);
+    int cases = 0;
+    while (f.contains("case" + std::to_string(cases) + ".W")) ++cases;
+    REQUIRE(cases > 0);
+    CHECK(f.names().size() == static_cast<std::size_t>(8 * cases));
+    for (int c = 0; c < cases; ++c) {
+      const std::string p = "case" + std::to_string(c) + ".";
+      INFO(p);
+      CHECK(f.info(p + "W").type == dtype::f32);
+      CHECK(f.info(p + "y_int").type == dtype::i32);
+      CHECK(f.info(p + "Wq").type == dtype::i8);
+      CHECK(f.info(p + "w_scale").shape == std::vector<std::int64_t>{1});
+      // y_int must be Xq . Wq^T: the bytes read are the tensors the header says they are.
+      const bitlin::matrix_i8 wq = f.read_matrix<std::int8_t>(p + "Wq");
+      const bitlin::matrix_i8 xq = f.read_matrix<std::int8_t>(p + "Xq");
+      const bitlin::matrix_i32 y = f.read_matrix<std::int32_t>(p + "y_int");
+      REQUIRE(wq.cols() == xq.cols());
+      const bitlin::matrix_i32 want = xq.cast<std::int32_t>() * wq.cast<std::int32_t>().transpose();
+      CHECK(y == want);
+    }
+  }
+}
 
+TEST_CASE("the committed golden file has the values an independent reader sees",
+          "[safetensors][fixture]") {
+  // This file only (not BITLIN_FIXTURES): the values were read from it with numpy.
+  const auto f =
+      safetensors_file::open(std::string(BITLIN_TEST_DATA_DIR) + "/bitlinear_cases.safetensors");
+  CHECK(f.info("case0.W").shape == std::vector<std::int64_t>{64, 128});
   // Values cross-checked with an independent reader (numpy over the same file).
   const bitlin::matrix_f w = f.read_matrix_f32("case0.W");
   std::uint32_t bits00, bits_last;

@@ -1,7 +1,9 @@
-// ternary_gemm / ternary_gemm_f32 against the reference oracle on every ISA path this CPU runs:
+// gemm / gemm_f32 for every kernel layout (all_kernel_layouts) against the reference oracle on
+// every ISA path this CPU runs:
 // bit-exact int32 results for every tail of N and K, tokens 1..17/32/128, BitNet-2B shapes,
 // padded leading dimensions, adversarial data up to K = 2^20, thread-count independence, the
 // fused epilogue, and the packed-weights round trips.
+#include <bitlin/gemm/activation_buffer.hpp>
 #include <bitlin/gemm/ternary_gemm.hpp>
 #include <bitlin/kernels/reference.hpp>
 #include <bitlin/pack/ternary_i2.hpp>
@@ -30,10 +32,18 @@ bool quick() {
   return false;
 }
 
-matrix_i8 random_trits(index_t n, index_t k, std::mt19937& rng) {
+// Random weights in the layout's alphabet: {-1, 0, 1} or {-1, 1}.
+template <class Layout>
+matrix_i8 random_weights(index_t n, index_t k, std::mt19937& rng) {
+  constexpr bool binary_only =
+      std::is_same_v<typename kernel_layout_traits<Layout>::weight_kind, binary>;
   std::uniform_int_distribution<int> d(-1, 1);
   matrix_i8 w(n, k);
-  for (index_t i = 0; i < w.size(); ++i) w.data()[i] = static_cast<std::int8_t>(d(rng));
+  for (index_t i = 0; i < w.size(); ++i) {
+    int v = d(rng);
+    if (binary_only && v == 0) v = (rng() & 1) ? 1 : -1;
+    w.data()[i] = static_cast<std::int8_t>(v);
+  }
   return w;
 }
 
@@ -45,22 +55,25 @@ matrix_i8 random_acts(index_t t, index_t k, std::mt19937& rng) {
 }
 
 // Runs one case on one path, with ldx/ldy padded by `pad`, and compares with the oracle.
+template <class Layout>
 void check_case(isa path, const matrix_i8& W, const matrix_i8& X, index_t pad = 0,
                 const executor& ex = serial()) {
   const index_t t = X.rows(), n = W.rows(), k = W.cols();
-  const ternary_gemm_weights pw(W, path);
+  const kernel_weights<Layout> pw(W, path);
   const index_t ldx = k + pad, ldy = n + pad;
   std::vector<std::int8_t> xbuf(static_cast<std::size_t>(t * ldx), 99);
   for (index_t i = 0; i < t; ++i) std::memcpy(&xbuf[i * ldx], X.row(i).data(), k);
   std::vector<std::int32_t> y(static_cast<std::size_t>(t * ldy), -7);
-  ternary_gemm(pw, xbuf.data(), t, ldx, y.data(), ldy, ex);
+  gemm(pw, xbuf.data(), t, ldx, y.data(), ldy, ex);
   const matrix_i32 ref = reference_gemm(X, W);
   bool same = true;
   for (index_t i = 0; i < t && same; ++i) {
     for (index_t j = 0; j < n; ++j) same = same && y[i * ldy + j] == ref(i, j);
     for (index_t j = n; j < ldy; ++j) same = same && y[i * ldy + j] == -7;  // padding untouched
   }
-  INFO("isa " << isa_name(path) << " tokens " << t << " N " << n << " K " << k << " pad " << pad);
+  INFO("layout " << kernel_layout_traits<Layout>::name << " isa " << isa_name(path) << " kernel "
+                 << isa_name(gemm_kernel_path(pw)) << " tokens " << t << " N " << n << " K " << k
+                 << " pad " << pad);
   REQUIRE(same);
 }
 
@@ -74,37 +87,46 @@ TEST_CASE("supported_isas lists scalar first and each path once") {
   for (isa i : s) CHECK(parse_isa(isa_name(i)) == i);
 }
 
-TEST_CASE("every N tail and every K tail, every path") {
+TEMPLATE_LIST_TEST_CASE("every N tail and every K tail, every path", "[gemm]", all_kernel_layouts) {
+  using L = TestType;
+  INFO("layout " << kernel_layout_traits<L>::name);
   std::mt19937 rng(1);
   const index_t top = quick() ? 70 : 300;
   for (isa path : supported_isas()) {
     for (index_t k : {1, 16, 67}) {
       const matrix_i8 X = random_acts(3, k, rng);
-      for (index_t n = 1; n <= top; ++n) check_case(path, random_trits(n, k, rng), X);
+      for (index_t n = 1; n <= top; ++n) check_case<L>(path, random_weights<L>(n, k, rng), X);
     }
     for (index_t n : {1, 19, 64}) {
       for (index_t k = 1; k <= top; ++k)
-        check_case(path, random_trits(n, k, rng), random_acts(2, k, rng));
+        check_case<L>(path, random_weights<L>(n, k, rng), random_acts(2, k, rng));
     }
     std::uniform_int_distribution<index_t> d(1, top);
     for (int r = 0; r < (quick() ? 10 : 60); ++r) {
       const index_t n = d(rng), k = d(rng);
-      check_case(path, random_trits(n, k, rng), random_acts(1 + r % 7, k, rng), r % 3 == 0 ? 5 : 0);
+      check_case<L>(path, random_weights<L>(n, k, rng), random_acts(1 + r % 7, k, rng),
+                    r % 3 == 0 ? 5 : 0);
     }
   }
 }
 
-TEST_CASE("token counts 1..17, 32 and 128, every path") {
+TEMPLATE_LIST_TEST_CASE("token counts 1..17, 32 and 128, every path", "[gemm]",
+                        all_kernel_layouts) {
+  using L = TestType;
+  INFO("layout " << kernel_layout_traits<L>::name);
   std::mt19937 rng(2);
   for (isa path : supported_isas()) {
-    const matrix_i8 W = random_trits(83, 150, rng);
-    for (index_t t = 1; t <= 17; ++t) check_case(path, W, random_acts(t, 150, rng), t % 2 ? 0 : 3);
-    check_case(path, W, random_acts(32, 150, rng));
-    check_case(path, random_trits(70, 200, rng), random_acts(128, 200, rng), 1);
+    const matrix_i8 W = random_weights<L>(83, 150, rng);
+    for (index_t t = 1; t <= 17; ++t)
+      check_case<L>(path, W, random_acts(t, 150, rng), t % 2 ? 0 : 3);
+    check_case<L>(path, W, random_acts(32, 150, rng));
+    check_case<L>(path, random_weights<L>(70, 200, rng), random_acts(128, 200, rng), 1);
   }
 }
 
-TEST_CASE("BitNet-2B shapes, every path") {
+TEMPLATE_LIST_TEST_CASE("BitNet-2B shapes, every path", "[gemm]", all_kernel_layouts) {
+  using L = TestType;
+  INFO("layout " << kernel_layout_traits<L>::name);
   std::mt19937 rng(3);
   struct shape {
     index_t n, k;
@@ -113,13 +135,16 @@ TEST_CASE("BitNet-2B shapes, every path") {
   for (isa path : supported_isas()) {
     for (const shape& s : shapes) {
       if (quick() && s.n * s.k > 2560 * 2560) continue;
-      check_case(path, random_trits(s.n, s.k, rng),
-                 random_acts(path == isa::scalar ? 1 : 3, s.k, rng));
+      check_case<L>(path, random_weights<L>(s.n, s.k, rng),
+                    random_acts(path == isa::scalar ? 1 : 3, s.k, rng));
     }
   }
 }
 
-TEST_CASE("adversarial inputs up to K = 2^20 do not overflow, every path") {
+TEMPLATE_LIST_TEST_CASE("adversarial inputs up to K = 2^20 do not overflow, every path", "[gemm]",
+                        all_kernel_layouts) {
+  using L = TestType;
+  INFO("layout " << kernel_layout_traits<L>::name);
   const index_t big = index_t{1} << 20;
   for (isa path : supported_isas()) {
     for (index_t k : {index_t{255}, index_t{4097}, big - 3, big}) {
@@ -133,12 +158,12 @@ TEST_CASE("adversarial inputs up to K = 2^20 do not overflow, every path") {
         X(2, j) = static_cast<std::int8_t>(j % 2 ? 127 : -128);
         X(3, j) = static_cast<std::int8_t>(j % 2 ? -128 : 127);
       }
-      check_case(path, W, X);
-      for (index_t t = 0; t < X.rows(); ++t) check_case(path, W, X.middleRows(t, 1));  // GEMV
+      check_case<L>(path, W, X);
+      for (index_t t = 0; t < X.rows(); ++t) check_case<L>(path, W, X.middleRows(t, 1));  // GEMV
       if (k == big) {
-        const ternary_gemm_weights pw(W, path);
+        const kernel_weights<L> pw(W, path);
         std::vector<std::int32_t> y(12);
-        ternary_gemm(pw, X.data(), 4, k, y.data(), 3);
+        gemm(pw, X.data(), 4, k, y.data(), 3);
         CHECK(y[0] == 128 * big);           // all -128 x all -1
         CHECK(y[3 * 1 + 1] == 127 * big);   // all +127 x all +1
         CHECK(y[0 * 3 + 1] == -128 * big);  // all -128 x all +1: accumulator extreme 2 * -128 * K
@@ -147,18 +172,21 @@ TEST_CASE("adversarial inputs up to K = 2^20 do not overflow, every path") {
   }
 }
 
-TEST_CASE("results do not depend on the executor or thread count") {
+TEMPLATE_LIST_TEST_CASE("results do not depend on the executor or thread count", "[gemm]",
+                        all_kernel_layouts) {
+  using L = TestType;
+  INFO("layout " << kernel_layout_traits<L>::name);
   std::mt19937 rng(4);
-  const matrix_i8 W = random_trits(700, 333, rng);
+  const matrix_i8 W = random_weights<L>(700, 333, rng);
   const matrix_i8 X = random_acts(37, 333, rng);
   const matrix_i32 ref = reference_gemm(X, W);
   for (isa path : supported_isas()) {
-    const ternary_gemm_weights pw(W, path);
+    const kernel_weights<L> pw(W, path);
     for (int th : {1, 2, 3, 7}) {
       thread_pool pool(th);
       for (index_t t : {index_t{1}, index_t{37}}) {
         matrix_i32 y(t, 700);
-        ternary_gemm(pw, X.data(), t, 333, y.data(), 700, pool);
+        gemm(pw, X.data(), t, 333, y.data(), 700, pool);
         INFO("isa " << isa_name(path) << " threads " << th << " tokens " << t);
         REQUIRE(y == ref.topRows(t));
       }
@@ -166,13 +194,16 @@ TEST_CASE("results do not depend on the executor or thread count") {
 #if defined(_OPENMP)
     openmp_executor omp(3);
     matrix_i32 y(37, 700);
-    ternary_gemm(pw, X.data(), 37, 333, y.data(), 700, omp);
+    gemm(pw, X.data(), 37, 333, y.data(), 700, omp);
     REQUIRE(y == ref);
 #endif
   }
 }
 
-TEST_CASE("fused epilogue matches the scalar epilogue on every path") {
+TEMPLATE_LIST_TEST_CASE("fused epilogue matches the scalar epilogue on every path", "[gemm]",
+                        all_kernel_layouts) {
+  using L = TestType;
+  INFO("layout " << kernel_layout_traits<L>::name);
   // The kernels perform the reference's IEEE operations in the same order (int32 -> float, then
   // Y / (sx * ws), or Y / sx * ws, then + bias) and keep the compiler from fusing the product
   // into the addition, so results are bit-identical. The check below keeps its own product
@@ -181,7 +212,7 @@ TEST_CASE("fused epilogue matches the scalar epilogue on every path") {
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> us(0.01f, 3.0f), ub(-2.0f, 2.0f);
   const index_t t = 9, n = 77, k = 130;
-  const matrix_i8 W = random_trits(n, k, rng);
+  const matrix_i8 W = random_weights<L>(n, k, rng);
   const matrix_i8 X = random_acts(t, k, rng);
   const matrix_i32 Y = reference_gemm(X, W);
   std::vector<float> sx(t), bias(n), ws(n);
@@ -189,7 +220,7 @@ TEST_CASE("fused epilogue matches the scalar epilogue on every path") {
   for (auto& v : ws) v = us(rng);
   for (auto& v : bias) v = ub(rng);
   for (isa path : supported_isas()) {
-    const ternary_gemm_weights pw(W, path);
+    const kernel_weights<L> pw(W, path);
     for (index_t rpg : {index_t{0}, index_t{1}, index_t{5}}) {
       for (auto conv : {scale_convention::divide, scale_convention::multiply}) {
         for (bool with_bias : {false, true}) {
@@ -200,7 +231,7 @@ TEST_CASE("fused epilogue matches the scalar epilogue on every path") {
           ep.convention = conv;
           ep.bias = with_bias ? bias.data() : nullptr;
           matrix_f y(t, n);
-          ternary_gemm_f32(pw, X.data(), t, k, ep, y.data(), n);
+          gemm_f32(pw, X.data(), t, k, ep, y.data(), n);
           int worst_ulps = 0;
           for (index_t i = 0; i < t; ++i)
             for (index_t j = 0; j < n; ++j) {
@@ -223,11 +254,50 @@ TEST_CASE("fused epilogue matches the scalar epilogue on every path") {
   }
 }
 
+TEMPLATE_LIST_TEST_CASE(
+    "the prepared path (activation_buffer, weight_epilogue) equals the plain one", "[gemm]",
+    all_kernel_layouts) {
+  using L = TestType;
+  std::mt19937 rng(8);
+  std::uniform_real_distribution<float> ux(-3.0f, 3.0f), us(0.01f, 3.0f);
+  for (index_t k : {1, 63, 64, 65, 300}) {
+    const index_t n = 45, t = 5;
+    const matrix_i8 W = random_weights<L>(n, k, rng);
+    matrix_f Xf(t, k);
+    for (index_t i = 0; i < Xf.size(); ++i) Xf.data()[i] = ux(rng);
+    const quantized_activations xq = absmax_quantize(Xf, 8);
+    std::vector<float> ws(3), bias(n);
+    for (auto& v : ws) v = us(rng);
+    for (auto& v : bias) v = ux(rng);
+    for (isa path : supported_isas()) {
+      INFO("layout " << kernel_layout_traits<L>::name << " isa " << isa_name(path) << " K " << k);
+      const kernel_weights<L> pw(W, path);
+      gemm_epilogue ep;
+      ep.act_scale = xq.scales.data();
+      ep.weight_scale = ws.data();
+      ep.rows_per_scale_group = 16;
+      ep.bias = bias.data();
+      matrix_f plain(t, n), prepared(t, n);
+      gemm_f32(pw, xq.q.data(), t, k, ep, plain.data(), n);
+      activation_buffer buf;
+      buf.quantize(Xf.data(), t, k, k);
+      const weight_epilogue wep(n, pw.padded_rows(), ws.data(), 16, scale_convention::divide,
+                                bias.data());
+      gemm_f32(pw, buf.rows(), buf.scales(), wep, prepared.data(), n);
+      REQUIRE(std::memcmp(plain.data(), prepared.data(), sizeof(float) * plain.size()) == 0);
+      for (index_t i = 0; i < t; ++i) {
+        CHECK(buf.scales()[i] == xq.scales[static_cast<std::size_t>(i)]);
+        for (index_t j = k; j < buf.ld(); ++j) CHECK(buf.row(i)[j] == 0);  // padded with zeros
+      }
+    }
+  }
+}
+
 TEST_CASE("packed weights round trip and convert to and from ternary_i2") {
   std::mt19937 rng(6);
   for (index_t n : {1, 15, 17, 40}) {
     for (index_t k : {1, 3, 16, 45}) {
-      const matrix_i8 W = random_trits(n, k, rng);
+      const matrix_i8 W = random_weights<i2_tile>(n, k, rng);
       const ternary_gemm_weights pw(W, isa::scalar);
       CHECK(pw.rows() == n);
       CHECK(pw.cols() == k);

@@ -13,31 +13,6 @@
 
 namespace bitlin_test {
 
-struct fixture_triple {
-  std::string tag, config, model, ref;
-};
-
-// Every <tag>_config.json with its <tag>_model.safetensors and <tag>_ref.safetensors.
-inline std::vector<fixture_triple> model_fixtures() {
-  namespace fs = std::filesystem;
-  std::vector<fixture_triple> out;
-  const fs::path dir(fixture_dir());
-  if (!fs::is_directory(dir)) return out;
-  const std::string suffix = "_config.json";
-  for (const auto& e : fs::directory_iterator(dir)) {
-    const std::string name = e.path().filename().string();
-    if (name.size() <= suffix.size() ||
-        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
-      continue;
-    const std::string tag = name.substr(0, name.size() - suffix.size());
-    fixture_triple t{tag, e.path().string(), (dir / (tag + "_model.safetensors")).string(),
-                     (dir / (tag + "_ref.safetensors")).string()};
-    if (fs::exists(t.model) && fs::exists(t.ref)) out.push_back(t);
-  }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.tag < b.tag; });
-  return out;
-}
-
 // max and median |got - ref| as fractions of max|ref|.
 struct band {
   double max_rel = 0, median_rel = 0;

@@ -7,6 +7,12 @@
 // BITLIN_FOR_EACH_ISA (config/cpu.hpp) and these tags; adding an ISA is a tag here, an entry
 // there, and its kernel header(s).
 //
+// xsimd: each tag names its xsimd counterpart (`xsimd_arch`), so code written with xsimd maps onto
+// bitlin's paths. That vocabulary is all xsimd serves here, plainly: xsimd::batch cannot be used
+// inside the target-attributed functions that header-only run-time dispatch needs (xsimd's own
+// dispatch wants one translation unit per ISA), and it has no widening multiply-add (maddubs,
+// vpdpbusd), no int8 dot products and no popcount, which is what every hot loop of bitlin is.
+//
 // Nothing here depends on -m flags: a tag's definition is the same in every translation unit, so
 // two objects compiled with different flags cannot disagree about what the CPU supports (the
 // decision is always made from cpuid / HWCAP at run time).

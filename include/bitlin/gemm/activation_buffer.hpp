@@ -13,7 +13,7 @@
 #include "bitlin/core/error.hpp"
 #include "bitlin/core/types.hpp"
 #include "bitlin/gemm/executor.hpp"
-#include "bitlin/gemm/kernel_args.hpp"
+#include "bitlin/kernels/kernel_args.hpp"
 #include "bitlin/core/memory.hpp"
 #include "bitlin/config/cpu.hpp"
 #include "bitlin/quant/act_quant.hpp"

@@ -17,7 +17,7 @@
 #include "bitlin/config/cpu.hpp"
 #include "bitlin/core/error.hpp"
 #include "bitlin/gemm/executor.hpp"
-#include "bitlin/gemm/kernel_args.hpp"
+#include "bitlin/kernels/kernel_args.hpp"
 #include "bitlin/gemm/kernel_weights.hpp"
 #include "bitlin/kernels/dispatch.hpp"
 #include "bitlin/kernels/layouts.hpp"

@@ -11,7 +11,7 @@
 #include "bitlin/core/error.hpp"
 #include "bitlin/core/memory.hpp"
 #include "bitlin/core/types.hpp"
-#include "bitlin/gemm/kernel_args.hpp"
+#include "bitlin/kernels/kernel_args.hpp"
 #include "bitlin/kernels/layouts.hpp"
 #include "bitlin/pack/ternary_i2.hpp"
 

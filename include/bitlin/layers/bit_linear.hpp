@@ -22,7 +22,7 @@
 #include "bitlin/pack/ternary_i2.hpp"
 #include "bitlin/quant/activation.hpp"
 #include "bitlin/quant/binary.hpp"
-#include "bitlin/quant/norm.hpp"
+#include "bitlin/norm/norm.hpp"
 #include "bitlin/quant/ternary.hpp"
 
 namespace bitlin {

@@ -21,7 +21,7 @@
 #include "bitlin/model/head_gemv.hpp"
 #include "bitlin/model/kv_cache.hpp"
 #include "bitlin/model/rope.hpp"
-#include "bitlin/quant/norm.hpp"
+#include "bitlin/norm/norm.hpp"
 
 namespace bitlin::model {
 

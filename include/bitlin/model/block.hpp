@@ -23,7 +23,7 @@
 #include "bitlin/model/kv_cache.hpp"
 #include "bitlin/model/rope.hpp"
 #include "bitlin/model/weights.hpp"
-#include "bitlin/quant/norm.hpp"
+#include "bitlin/norm/norm.hpp"
 
 namespace bitlin::model {
 

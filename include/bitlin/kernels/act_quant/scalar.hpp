@@ -1,5 +1,5 @@
 // The activation quantizer op: one token's floats -> int8 codes, the scale and the codes' sum (the
-// ternary kernels correct for their offset weight codes with it, gemm/kernel_args.hpp). The
+// ternary kernels correct for their offset weight codes with it, kernels/kernel_args.hpp). The
 // definition is absmax_quantize_row(x, k, q, 8) (quant/activation.hpp); every ISA's kernel must
 // produce the same bits. This is the portable kernel: the oracle itself, behind a finiteness check
 // so that a kernel never throws (the public entry, quant/act_quant.hpp, re-runs the oracle to

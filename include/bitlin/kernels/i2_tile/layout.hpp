@@ -13,7 +13,7 @@
 
 #include "bitlin/core/error.hpp"
 #include "bitlin/core/weight_kind.hpp"
-#include "bitlin/gemm/kernel_args.hpp"
+#include "bitlin/kernels/kernel_args.hpp"
 #include "bitlin/kernels/layout.hpp"
 
 namespace bitlin {
