@@ -39,19 +39,47 @@ BITLIN_TARGET_ATTN_AVX512 void pv(const float* P, index_t ldp, index_t len, cons
     for (int c = 0; c < NC; ++c) _mm512_storeu_ps(O + t * ldo + 16 * c, acc[t][c]);
 }
 
+// Scores of queries [t0, t0 + tb) against keys [0, len) as dot products on the key rows as
+// stored: for few queries (decode) transposing the whole cache costs more than the scores.
+template <int NC>
+BITLIN_TARGET_ATTN_AVX512 void scores_direct(const attention_args& a, index_t t0, index_t tb,
+                                             index_t len, float* S, index_t lds) {
+  for (index_t j = 0; j < len; ++j) {
+    const float* kj = a.k + j * a.ldkv;
+    for (index_t t = 0; t < tb; ++t) {
+      const float* q = a.q + (t0 + t) * a.ldq;
+      __m512 acc = _mm512_setzero_ps();
+      for (int c = 0; c < NC; ++c)
+        acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + 16 * c), _mm512_loadu_ps(kj + 16 * c), acc);
+      // Through memory: GCC 12 warns falsely (-Wmaybe-uninitialized) on the shuffle intrinsics.
+      alignas(64) float lanes[16];
+      _mm512_store_ps(lanes, acc);
+      float sum = 0.0f;
+      for (int l = 0; l < 8; ++l) sum += lanes[l] + lanes[l + 8];
+      S[t * lds + j] = sum;
+    }
+  }
+}
+
 template <int NC>
 BITLIN_TARGET_ATTN_AVX512 void head(const attention_args& a) {
   constexpr index_t d = 16 * NC;
   const index_t T = a.tokens, L = a.pos0 + a.tokens, Lp = (L + 15) / 16 * 16;
-  std::vector<float> Kt(static_cast<std::size_t>(d * Lp), 0.0f);
-  for (index_t j = 0; j < L; ++j)
-    for (index_t i = 0; i < d; ++i) Kt[static_cast<std::size_t>(i * Lp + j)] = a.k[j * a.ldkv + i];
   constexpr int TB = 4;
+  const bool transposed = T >= TB;  // transposing pays off once a block of queries shares it
+  std::vector<float> Kt;
+  if (transposed) {
+    Kt.assign(static_cast<std::size_t>(d * Lp), 0.0f);
+    for (index_t j = 0; j < L; ++j)
+      for (index_t i = 0; i < d; ++i)
+        Kt[static_cast<std::size_t>(i * Lp + j)] = a.k[j * a.ldkv + i];
+  }
   std::vector<float> S(static_cast<std::size_t>(TB * Lp));
   for (index_t t0 = 0; t0 < T; t0 += TB) {
     const index_t tb = std::min<index_t>(TB, T - t0);
     const index_t len = a.pos0 + t0 + tb;  // keys visible to the block's last query
-    const index_t blocks = (len + 15) / 16;
+    const index_t blocks = transposed ? (len + 15) / 16 : 0;
+    if (!transposed) scores_direct<NC>(a, t0, tb, len, S.data(), Lp);
     for (index_t jb = 0; jb < blocks; ++jb) {
       __m512 acc[TB] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
                         _mm512_setzero_ps()};
