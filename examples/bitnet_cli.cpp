@@ -268,6 +268,18 @@ struct text_session {
 };
 #endif
 
+// The path each op runs on: one active ISA governs all of them (--isa, BITLIN_ISA).
+void print_kernel_paths(const bitlin::model::bitnet_model& model, bitlin::isa target) {
+  const bitlin::isa dense_path = model.uses_int8_head()
+                                     ? bitlin::int8_linear_kernel_path(target)
+                                     : bitlin::dense_kernel_path(model.head().storage(), target);
+  std::printf("kernels: ternary=%s dense=%s attention=%s act_quant=%s\n",
+              bitlin::isa_name(bitlin::gemm_kernel_path<bitlin::i2_tile>(target)),
+              bitlin::isa_name(dense_path),
+              bitlin::isa_name(bitlin::attention_kernel_path(target, model.config().head_dim)),
+              bitlin::isa_name(bitlin::act_quant_kernel_path(target)));
+}
+
 struct run_options {
   std::string config_path, weights, model_dir, logits_out;
   std::vector<std::int64_t> prompt;
@@ -295,14 +307,15 @@ std::size_t resident_bytes(const bitlin::distributed::sharded_bitnet_model& m) {
 }
 #endif
 
-template <class Model>
+template <class Model, class AfterHeader = void (*)()>
 bitlin::model::generation_stats report(const run_options& o, const Model& model, double load_s,
-                                       bool root) {
+                                       bool root, AfterHeader after_header = [] {}) {
   const auto& c = model.config();
   std::printf("model: %ld layers, hidden %ld, vocab %ld, linear_class %s, kernels %s%s\n",
               static_cast<long>(c.num_hidden_layers), static_cast<long>(c.hidden_size),
               static_cast<long>(c.vocab_size), c.linear_class.c_str(), bitlin::isa_name(o.target),
               o.int8_head ? ", int8 head" : "");
+  after_header();
 
   bitlin::thread_pool pool(static_cast<int>(o.threads));
   bitlin::model::sampler s(o.so);
@@ -382,13 +395,14 @@ int run_model(const run_options& o, const tp_comm* comm) {
                 static_cast<long>(c.vocab_size), c.linear_class.c_str(),
                 bitlin::isa_name(o.target), o.int8_head ? ", int8 head" : "");
     std::printf("load time:        %.3f s\n", load_s);
+    print_kernel_paths(model, o.target);
     text_session ts(model, *tok, s, pool, !o.no_bos, o.n_new, o.stop_id);
     return o.chat ? ts.chat(o.system_text) : ts.complete(o.prompt_text);
 #else
     throw cli_error("this build has no tokenizer (libpcre2-dev was missing); use --prompt-ids");
 #endif
   }
-  report(o, model, load_s, true);
+  report(o, model, load_s, true, [&] { print_kernel_paths(model, o.target); });
   return 0;
 }
 

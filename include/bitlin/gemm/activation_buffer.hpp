@@ -15,16 +15,19 @@
 #include "bitlin/gemm/executor.hpp"
 #include "bitlin/kernels/kernel_args.hpp"
 #include "bitlin/core/memory.hpp"
+#include "bitlin/config/cpu.hpp"
+#include "bitlin/quant/act_quant.hpp"
 #include "bitlin/quant/activation.hpp"
 
 namespace bitlin {
 
 namespace detail {
 // One token: q[0..k) and its scale, as absmax_quantize_row; the sum is taken from the codes.
-// Every per-token quantization of the library goes through here, so a faster row quantizer
-// replaces it in one place.
-inline float quantize_token(const float* x, index_t k, std::int8_t* q, int bits,
-                            std::int32_t* sum) {
+// Every per-token quantization of the library goes through here: 8 bits run on the activation
+// quantizer kernel of `path` (quant/act_quant.hpp, bit-identical), other widths on the oracle.
+inline float quantize_token(const float* x, index_t k, std::int8_t* q, int bits, std::int32_t* sum,
+                            isa path = active_isa()) {
+  if (bits == 8) return quantize_row_i8(x, k, q, sum, path);
   const float s = absmax_quantize_row(x, k, q, bits);
   std::int32_t acc = 0;
   for (index_t i = 0; i < k; ++i) acc += q[i];
@@ -58,11 +61,12 @@ class activation_buffer {
     BITLIN_REQUIRE(ldx >= cols, shape_error, "activation_buffer: ldx = ", ldx,
                    " is smaller than K = ", cols);
     resize(tokens, cols);
+    const isa path = active_isa();
     ex.parallel_for(tokens, 8, [&](index_t t0, index_t t1) {
       for (index_t t = t0; t < t1; ++t) {
         std::int8_t* q = row(t);
-        scale_[static_cast<std::size_t>(t)] =
-            detail::quantize_token(X + t * ldx, cols, q, bits, &sum_[static_cast<std::size_t>(t)]);
+        scale_[static_cast<std::size_t>(t)] = detail::quantize_token(
+            X + t * ldx, cols, q, bits, &sum_[static_cast<std::size_t>(t)], path);
         std::memset(q + cols, 0, static_cast<std::size_t>(ld_ - cols));
       }
     });

@@ -15,6 +15,7 @@
 
 #include "bitlin/core/error.hpp"
 #include "bitlin/core/types.hpp"
+#include "bitlin/layers/embedding.hpp"
 #include "bitlin/model/block.hpp"
 #include "bitlin/model/config.hpp"
 #include "bitlin/model/head_gemv.hpp"
@@ -127,7 +128,7 @@ class bitnet_model {
     cache.reserve(pos0 + n);
     matrix_f& x = ws.x;
     x.resize(n, H);
-    for (index_t t = 0; t < n; ++t) embed_.row(static_cast<index_t>(ids[t]), x.row(t).data());
+    embedding_lookup(embed_, ids, n, x.data(), H);
     ws.rope.compute(config_, pos0, n);
     for (index_t l = 0; l < config_.num_hidden_layers; ++l) {
       if (hidden_states) hidden_states->push_back(x);

@@ -18,7 +18,7 @@
 #include "bitlin/core/types.hpp"
 #include "bitlin/gemm/activation_buffer.hpp"
 #include "bitlin/gemm/executor.hpp"
-#include "bitlin/model/attention.hpp"
+#include "bitlin/layers/attention.hpp"
 #include "bitlin/model/config.hpp"
 #include "bitlin/model/kv_cache.hpp"
 #include "bitlin/model/rope.hpp"
@@ -178,6 +178,7 @@ class transformer_block {
     const index_t T = qkv.rows(), d = head_dim_;
     const index_t group = heads_ / kv_heads_;
     const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+    const isa path = active_isa();
     ex.parallel_for(heads_, 1, [&](index_t h0, index_t h1) {
       for (index_t h = h0; h < h1; ++h) {
         const index_t g = h / group;
@@ -192,7 +193,7 @@ class transformer_block {
                          pos0,
                          d,
                          scale};
-        attend_head(a);
+        attend_head(a, path);
       }
     });
   }

@@ -1,0 +1,146 @@
+// AVX2 + FMA dense kernels. The float product works on blocks of RB rows x TB tokens: each weight
+// vector loaded once feeds TB tokens, and RB independent rows keep enough FMAs in flight to cover
+// their latency when TB is 1 (decode). BF16 rows are widened 8 at a time (zero-extend, shift by
+// 16), exactly. The int8 head product widens bytes to int16 and multiplies with vpmaddwd: a
+// product is at most 255 * 128 = 32640 and a pair sum 65280, exact in int32 (vpmaddubsw would
+// saturate at 32767 on unsigned activations up to 255).
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "bitlin/config/arch.hpp"
+#include "bitlin/kernels/dense/scalar.hpp"
+#include "bitlin/kernels/dispatch.hpp"
+
+#define BITLIN_TARGET_DENSE_AVX2 __attribute__((target("avx2,fma")))
+
+namespace bitlin {
+namespace kernels {
+namespace dense_avx2 {
+
+BITLIN_TARGET_DENSE_AVX2 inline __m256 load8(const float* w) {
+  return _mm256_loadu_ps(w);
+}
+BITLIN_TARGET_DENSE_AVX2 inline __m256 load8(const std::uint16_t* w) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+BITLIN_TARGET_DENSE_AVX2 inline float hsum(__m256 v) {
+  __m128 b = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  b = _mm_add_ps(b, _mm_movehl_ps(b, b));
+  b = _mm_add_ss(b, _mm_movehdup_ps(b));
+  return _mm_cvtss_f32(b);
+}
+
+template <int RB, int TB, class T>
+BITLIN_TARGET_DENSE_AVX2 void block(const T* W, index_t k, index_t n, const float* X, index_t ldx,
+                                    float* Y, index_t ldy) {
+  __m256 acc[RB][TB];
+  for (int r = 0; r < RB; ++r)
+    for (int t = 0; t < TB; ++t) acc[r][t] = _mm256_setzero_ps();
+  index_t i = 0;
+  for (; i + 8 <= k; i += 8) {
+    __m256 x[TB];
+    for (int t = 0; t < TB; ++t) x[t] = _mm256_loadu_ps(X + t * ldx + i);
+    for (int r = 0; r < RB; ++r) {
+      const __m256 w = load8(W + (n + r) * k + i);
+      for (int t = 0; t < TB; ++t) acc[r][t] = _mm256_fmadd_ps(w, x[t], acc[r][t]);
+    }
+  }
+  float tail[RB][TB] = {};
+  for (; i < k; ++i)
+    for (int r = 0; r < RB; ++r)
+      for (int t = 0; t < TB; ++t)
+        tail[r][t] += dense_detail::load_elem(W + (n + r) * k, i) * X[t * ldx + i];
+  for (int r = 0; r < RB; ++r)
+    for (int t = 0; t < TB; ++t) Y[t * ldy + n + r] = hsum(acc[r][t]) + tail[r][t];
+}
+
+template <class T>
+BITLIN_TARGET_DENSE_AVX2 void rows(const T* W, index_t k, index_t n0, index_t n1, const float* X,
+                                   index_t tokens, index_t ldx, float* Y, index_t ldy) {
+  index_t t = 0;
+  for (; t + 4 <= tokens; t += 4) {
+    index_t n = n0;
+    for (; n + 2 <= n1; n += 2) block<2, 4>(W, k, n, X + t * ldx, ldx, Y + t * ldy, ldy);
+    for (; n < n1; ++n) block<1, 4>(W, k, n, X + t * ldx, ldx, Y + t * ldy, ldy);
+  }
+  for (; t < tokens; ++t) {
+    index_t n = n0;
+    for (; n + 4 <= n1; n += 4) block<4, 1>(W, k, n, X + t * ldx, ldx, Y + t * ldy, ldy);
+    for (; n < n1; ++n) block<1, 1>(W, k, n, X + t * ldx, ldx, Y + t * ldy, ldy);
+  }
+}
+
+inline void bf16_rows(const std::uint16_t* W, index_t k, index_t n0, index_t n1, const float* X,
+                      index_t tokens, index_t ldx, float* Y, index_t ldy, const float*) {
+  rows(W, k, n0, n1, X, tokens, ldx, Y, ldy);
+}
+inline constexpr dense_bf16_ops bf16_ops{&bf16_rows, nullptr};
+
+BITLIN_TARGET_DENSE_AVX2 inline std::int32_t hsum_epi32(__m256i v) {
+  __m128i b = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  b = _mm_add_epi32(b, _mm_shuffle_epi32(b, 0x4E));
+  b = _mm_add_epi32(b, _mm_shuffle_epi32(b, 0xB1));
+  return _mm_cvtsi128_si32(b);
+}
+
+// acc += xu[0..16) . w[0..16) (as int16 pairs into int32 lanes).
+BITLIN_TARGET_DENSE_AVX2 inline __m256i dot16(__m256i acc, __m256i x16, const std::int8_t* w) {
+  const __m256i w16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w)));
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(x16, w16));
+}
+
+// Four rows per pass share each widened activation vector.
+BITLIN_TARGET_DENSE_AVX2 inline void int8_rows(const std::int8_t* q, index_t k, index_t n0,
+                                               index_t n1, const std::uint8_t* xu,
+                                               std::int32_t* acc) {
+  const index_t kb = k / 16 * 16;
+  index_t n = n0;
+  for (; n + 4 <= n1; n += 4) {
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    const std::int8_t* w = q + n * k;
+    for (index_t i = 0; i < kb; i += 16) {
+      const __m256i x =
+          _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xu + i)));
+      a0 = dot16(a0, x, w + i);
+      a1 = dot16(a1, x, w + k + i);
+      a2 = dot16(a2, x, w + 2 * k + i);
+      a3 = dot16(a3, x, w + 3 * k + i);
+    }
+    std::int32_t s[4] = {hsum_epi32(a0), hsum_epi32(a1), hsum_epi32(a2), hsum_epi32(a3)};
+    for (index_t i = kb; i < k; ++i)
+      for (int r = 0; r < 4; ++r) s[r] += static_cast<std::int32_t>(xu[i]) * w[r * k + i];
+    for (int r = 0; r < 4; ++r) acc[n + r] = s[r];
+  }
+  for (; n < n1; ++n) {
+    __m256i a0 = _mm256_setzero_si256();
+    const std::int8_t* w = q + n * k;
+    for (index_t i = 0; i < kb; i += 16)
+      a0 =
+          dot16(a0, _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xu + i))),
+                w + i);
+    std::int32_t s = hsum_epi32(a0);
+    for (index_t i = kb; i < k; ++i) s += static_cast<std::int32_t>(xu[i]) * w[i];
+    acc[n] = s;
+  }
+}
+
+}  // namespace dense_avx2
+
+inline kernel_entry<dense_f32_fn> dense_f32_kernel(arch::avx2) {
+  return make_kernel_entry<arch::avx2>(&dense_avx2::rows<float>);
+}
+inline kernel_entry<dense_bf16_fn> dense_bf16_kernel(arch::avx2) {
+  return make_kernel_entry<arch::avx2>(&dense_avx2::bf16_ops);
+}
+inline kernel_entry<int8_rows_fn> int8_rows_kernel(arch::avx2) {
+  return make_kernel_entry<arch::avx2>(&dense_avx2::int8_rows);
+}
+
+}  // namespace kernels
+}  // namespace bitlin
+
+#undef BITLIN_TARGET_DENSE_AVX2
