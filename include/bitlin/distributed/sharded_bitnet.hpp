@@ -40,7 +40,8 @@
 #include "bitlin/distributed/communicator.hpp"
 #include "bitlin/distributed/parallel_linear.hpp"
 #include "bitlin/layers/bit_linear.hpp"
-#include "bitlin/model/act_quant.hpp"
+#include "bitlin/layers/attention.hpp"
+#include "bitlin/quant/act_quant.hpp"
 #include "bitlin/model/bitnet.hpp"
 #include "bitlin/model/block.hpp"
 #include "bitlin/model/kv_cache.hpp"
@@ -99,7 +100,7 @@ inline quantized_activations quantize_tokens(const matrix_f& X) {
   a.layout = scale_layout(X.rows(), X.cols(), scale_groups::per_row());
   for (index_t t = 0; t < X.rows(); ++t)
     a.scales[static_cast<std::size_t>(t)] =
-        model::absmax_i8_row(X.row(t).data(), X.cols(), a.q.row(t).data());
+        quantize_row_i8(X.row(t).data(), X.cols(), a.q.row(t).data());
   return a;
 }
 
@@ -244,7 +245,7 @@ class sharded_block {
     std::vector<float> sx(static_cast<std::size_t>(T));
     if (mode_ == tp_activation_scales::per_shard) {
       for (index_t t = 0; t < T; ++t)
-        sx[static_cast<std::size_t>(t)] = model::absmax_i8_row(x.row(t).data(), K, q.row(t).data());
+        sx[static_cast<std::size_t>(t)] = quantize_row_i8(x.row(t).data(), K, q.row(t).data());
     } else {
       // gamma of the whole token: the largest |x| of any shard (exact whatever the order).
       std::vector<float> mx(static_cast<std::size_t>(T));
@@ -292,7 +293,7 @@ class sharded_block {
     ex.parallel_for(heads_, 1, [&](index_t h0, index_t h1) {
       for (index_t h = h0; h < h1; ++h) {
         const index_t g = h / group;
-        model::attention_args a{qkv.data() + h * d,
+        attention_args a{qkv.data() + h * d,
                                 qkv.cols(),
                                 kv.k.data() + g * d,
                                 kv.v.data() + g * d,
@@ -303,7 +304,7 @@ class sharded_block {
                                 pos0,
                                 d,
                                 scale};
-        model::attend_head(a);
+        attend_head(a);
       }
     });
   }
