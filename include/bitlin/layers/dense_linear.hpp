@@ -128,7 +128,10 @@ class dense_matrix {
       return;
     }
     const dense_bf16_ops& ops = *detail::dense_bf16_kernel_of(path).fn;
-    std::vector<float> xprep;  // the kernel's activation order, made once for every row chunk
+    // The kernel's activation order, made once for every row chunk; per-thread storage that only
+    // grows, so a decode step allocates nothing.
+    static thread_local std::vector<float> xprep;
+    xprep.clear();
     if (ops.prepare) ops.prepare(X, tokens, ldx, cols_, xprep);
     const float* xp = xprep.empty() ? nullptr : xprep.data();
     ex.parallel_for(rows_, grain, [&](index_t n0, index_t n1) {

@@ -64,9 +64,15 @@ class int8_linear {
     BITLIN_REQUIRE(ldx >= cols_ && ldy >= rows_ && tokens >= 0, shape_error,
                    "int8_head::multiply: leading dimensions ", ldx, "/", ldy, " too small for ",
                    rows_, " x ", cols_);
-    std::vector<std::int8_t> xq(static_cast<std::size_t>(cols_));
-    std::vector<std::uint8_t> xu(static_cast<std::size_t>(cols_));
-    std::vector<std::int32_t> acc(static_cast<std::size_t>(rows_));
+    // Per-thread storage that only grows: a decode step allocates nothing once warm.
+    static thread_local std::vector<std::int8_t> xq;
+    static thread_local std::vector<std::uint8_t> xu;
+    static thread_local std::vector<std::int32_t> acc;
+    if (xq.size() < static_cast<std::size_t>(cols_)) {
+      xq.resize(static_cast<std::size_t>(cols_));
+      xu.resize(static_cast<std::size_t>(cols_));
+    }
+    if (acc.size() < static_cast<std::size_t>(rows_)) acc.resize(static_cast<std::size_t>(rows_));
     const int8_rows_fn fn = detail::int8_rows_kernel_of(path).fn;
     for (index_t t = 0; t < tokens; ++t) {
       const float sx = quantize_row_i8(X + t * ldx, cols_, xq.data(), nullptr, path);

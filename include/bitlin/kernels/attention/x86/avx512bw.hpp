@@ -67,14 +67,15 @@ BITLIN_TARGET_ATTN_AVX512 void head(const attention_args& a) {
   const index_t T = a.tokens, L = a.pos0 + a.tokens, Lp = (L + 15) / 16 * 16;
   constexpr int TB = 4;
   const bool transposed = T >= TB;  // transposing pays off once a block of queries shares it
-  std::vector<float> Kt;
+  // Per-thread scratch that only grows: a decode step allocates nothing once it has seen its shape.
+  static thread_local std::vector<float> Kt, S;
   if (transposed) {
     Kt.assign(static_cast<std::size_t>(d * Lp), 0.0f);
     for (index_t j = 0; j < L; ++j)
       for (index_t i = 0; i < d; ++i)
         Kt[static_cast<std::size_t>(i * Lp + j)] = a.k[j * a.ldkv + i];
   }
-  std::vector<float> S(static_cast<std::size_t>(TB * Lp));
+  if (S.size() < static_cast<std::size_t>(TB * Lp)) S.resize(static_cast<std::size_t>(TB * Lp));
   for (index_t t0 = 0; t0 < T; t0 += TB) {
     const index_t tb = std::min<index_t>(TB, T - t0);
     const index_t len = a.pos0 + t0 + tb;  // keys visible to the block's last query
