@@ -38,6 +38,8 @@ const char* const usage_text =
     "  --isa NAME           kernel code path (scalar, avx2, avx512vnni, ...; default: best)\n"
     "  --stop-id ID         stop after generating this token id\n"
     "  --int8-head          8-bit output head (per-row int8 weights; halves the head's traffic)\n"
+    "  --allow-external-links  let model files be symbolic links out of DIR (a Hugging Face\n"
+    "                       hub cache snapshot)\n"
     "  --logits-out FILE    write the prompt's logits (F32 [prompt length, vocab], tensor "
     "'logits')\n"
     "  --help               this text\n";
@@ -90,7 +92,7 @@ std::size_t process_rss_bytes() {
 int run(int argc, char** argv) {
   std::string model_dir, config_path, weights, prompt_arg, logits_out, isa_name;
   long long n_new = 16, threads = 1, stop_id = -1;
-  bool int8_head = false;
+  bool int8_head = false, external_links = false;
   bitlin::model::sampling_options so;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -127,6 +129,8 @@ int run(int argc, char** argv) {
       stop_id = parse_int(value(), "--stop-id");
     } else if (a == "--int8-head") {
       int8_head = true;
+    } else if (a == "--allow-external-links") {
+      external_links = true;
     } else if (a == "--logits-out") {
       logits_out = value();
     } else {
@@ -151,11 +155,28 @@ int run(int argc, char** argv) {
   bitlin::model::load_options lo;
   lo.target = bitlin::active_isa();
   lo.int8_head = int8_head;
+  lo.follow_external_links = external_links;
   const bitlin::model::bitnet_model model =
       model_dir.empty() ? bitlin::model::load_bitnet(config_path, split(weights, ','), lo)
                         : bitlin::model::load_bitnet(model_dir, lo);
   const double load_s = std::chrono::duration<double>(clock::now() - t0).count();
   const auto& c = model.config();
+  // Checked before any work, naming the option: the model would refuse them later anyway.
+  for (std::size_t i = 0; i < prompt.size(); ++i)
+    if (prompt[i] < 0 || prompt[i] >= c.vocab_size)
+      throw cli_error("--prompt-ids: id " + std::to_string(prompt[i]) + " at position " +
+                      std::to_string(i) + " is outside the vocabulary [0, " +
+                      std::to_string(c.vocab_size) + ")");
+  if (stop_id < -1 || stop_id >= c.vocab_size)
+    throw cli_error("--stop-id: id " + std::to_string(stop_id) + " is outside the vocabulary [0, " +
+                    std::to_string(c.vocab_size) + ")");
+  if (c.max_position_embeddings > 0 &&
+      (static_cast<long long>(prompt.size()) > c.max_position_embeddings ||
+       n_new > c.max_position_embeddings - static_cast<long long>(prompt.size())))
+    throw cli_error("--prompt-ids and -n: " + std::to_string(prompt.size()) + " prompt + " +
+                    std::to_string(n_new) + " new tokens exceed the model's " +
+                    std::to_string(c.max_position_embeddings) +
+                    " positions (config max_position_embeddings)");
   std::printf("model: %ld layers, hidden %ld, vocab %ld, linear_class %s, kernels %s%s\n",
               static_cast<long>(c.num_hidden_layers), static_cast<long>(c.hidden_size),
               static_cast<long>(c.vocab_size), c.linear_class.c_str(), bitlin::isa_name(lo.target),

@@ -147,7 +147,7 @@ TEST_CASE("adversarial inputs up to K = 2^20 do not overflow, every path") {
   }
 }
 
-TEST_CASE("results do not depend on the executor or thread count") {
+TEST_CASE("results do not depend on the executor or thread count", "[threads]") {
   std::mt19937 rng(4);
   const matrix_i8 W = random_trits(700, 333, rng);
   const matrix_i8 X = random_acts(37, 333, rng);

@@ -38,7 +38,7 @@ matrix_f exact_product(const dense_matrix& W, const matrix_f& X) {
 }
 }  // namespace
 
-TEST_CASE("dense product: every path agrees with the scalar path", "[model][head]") {
+TEST_CASE("dense product: every path agrees with the scalar path", "[model][head][threads]") {
   const auto paths = supported_head_paths();
   REQUIRE(paths.front() == head_path::scalar);
   std::printf("head paths:");
@@ -157,7 +157,7 @@ TEST_CASE("random model: shapes, generation and prompt logits", "[model]") {
 }
 
 TEST_CASE("int8 head: vector path equals the scalar path exactly, and approximates the product",
-          "[model][head]") {
+          "[model][head][threads]") {
   std::printf("int8 head vector path: %s\n", int8_head_avx512_supported() ? "avx512vnni" : "none");
   thread_pool pool(2);
   for (const index_t rows : {1, 5, 70, 301}) {

@@ -141,8 +141,9 @@ struct layer_kv {
 class kv_cache {
  public:
   kv_cache() = default;
-  kv_cache(index_t layers, index_t kv_size)
-      : kv_size_(kv_size), layers_(static_cast<std::size_t>(layers)) {}
+  // max_tokens: the most positions the model supports (max_position_embeddings; 0 = no limit).
+  kv_cache(index_t layers, index_t kv_size, index_t max_tokens = 0)
+      : kv_size_(kv_size), max_tokens_(max_tokens), layers_(static_cast<std::size_t>(layers)) {}
 
   index_t size() const { return len_; }
   index_t capacity() const { return layers_.empty() ? 0 : layers_.front().k.rows(); }
@@ -152,8 +153,12 @@ class kv_cache {
   }
   // Makes room for `tokens` cached positions, keeping what is cached.
   void reserve(index_t tokens) {
+    BITLIN_REQUIRE(max_tokens_ <= 0 || tokens <= max_tokens_, value_error, "kv_cache: ", tokens,
+                   " positions needed, but the model supports ", max_tokens_,
+                   " (config max_position_embeddings); the prompt and generated tokens must fit");
     if (tokens <= capacity()) return;
-    const index_t cap = std::max(tokens, 2 * capacity());
+    index_t cap = std::max(tokens, 2 * capacity());
+    if (max_tokens_ > 0) cap = std::min(cap, max_tokens_);
     for (auto& l : layers_) {
       for (matrix_f* m : {&l.k, &l.v}) {
         matrix_f grown(cap, kv_size_);
@@ -170,6 +175,7 @@ class kv_cache {
 
  private:
   index_t kv_size_ = 0;
+  index_t max_tokens_ = 0;
   index_t len_ = 0;
   std::vector<layer_kv> layers_;
 };
@@ -456,7 +462,9 @@ class bitnet_model {
   const dense_matrix& head() const { return lm_head_ ? *lm_head_ : embed_; }
   const transformer_block& block(index_t i) const { return blocks_[static_cast<std::size_t>(i)]; }
 
-  kv_cache new_cache() const { return kv_cache(config_.num_hidden_layers, config_.kv_size()); }
+  kv_cache new_cache() const {
+    return kv_cache(config_.num_hidden_layers, config_.kv_size(), config_.max_position_embeddings);
+  }
 
   // Switches the output head to (or back from) the 8-bit form: per-row int8 weights and per-token
   // int8 activations (see int8_head). Off by default because it rounds twice more than the
@@ -502,6 +510,11 @@ class bitnet_model {
       BITLIN_REQUIRE(ids[t] >= 0 && ids[t] < V, value_error, "bitnet_model::forward: token id ",
                      ids[t], " at position ", t, " is outside the vocabulary [0, ", V, ")");
     const index_t pos0 = cache.size();
+    BITLIN_REQUIRE(
+        config_.max_position_embeddings <= 0 || n <= config_.max_position_embeddings - pos0,
+        value_error, "bitnet_model::forward: ", n, " tokens at position ", pos0,
+        " exceed the model's ", config_.max_position_embeddings,
+        " positions (config max_position_embeddings)");
     cache.reserve(pos0 + n);
     matrix_f x(n, H);
     for (index_t t = 0; t < n; ++t) embed_.row(static_cast<index_t>(ids[t]), x.row(t).data());
