@@ -61,6 +61,8 @@ const char* const usage_text =
     "  --isa NAME           kernel code path (scalar, avx2, avx512vnni, ...; default: best)\n"
     "  --stop-id ID         stop after generating this token id\n"
     "  --int8-head          8-bit output head (per-row int8 weights; halves the head's traffic)\n"
+    "  --allow-external-links  let model files be symbolic links out of DIR (a Hugging Face\n"
+    "                       hub cache snapshot)\n"
     "  --logits-out FILE    write the prompt's logits (F32 [prompt length, vocab], tensor "
     "'logits')\n"
     "  --tp P               tensor parallelism over P MPI processes (run under mpirun -np P);\n"
@@ -290,7 +292,27 @@ struct run_options {
   bool shard_scales;
   std::string prompt_text, system_text, tokenizer_path;
   bool chat, have_text, no_bos;
+  bool external_links;
 };
+
+// Checked before any work, naming the option: the model would refuse them later anyway.
+void check_against_model(const run_options& o, const bitlin::model::bitnet_config& c) {
+  for (std::size_t i = 0; i < o.prompt.size(); ++i)
+    if (o.prompt[i] < 0 || o.prompt[i] >= c.vocab_size)
+      throw cli_error("--prompt-ids: id " + std::to_string(o.prompt[i]) + " at position " +
+                      std::to_string(i) + " is outside the vocabulary [0, " +
+                      std::to_string(c.vocab_size) + ")");
+  if (o.stop_id < -1 || o.stop_id >= c.vocab_size)
+    throw cli_error("--stop-id: id " + std::to_string(o.stop_id) +
+                    " is outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
+  if (c.max_position_embeddings > 0 &&
+      (static_cast<long long>(o.prompt.size()) > c.max_position_embeddings ||
+       o.n_new > c.max_position_embeddings - static_cast<long long>(o.prompt.size())))
+    throw cli_error("--prompt-ids and -n: " + std::to_string(o.prompt.size()) + " prompt + " +
+                    std::to_string(o.n_new) + " new tokens exceed the model's " +
+                    std::to_string(c.max_position_embeddings) +
+                    " positions (config max_position_embeddings)");
+}
 
 #ifdef BITLIN_CLI_MPI
 using tp_comm = bitlin::distributed::communicator;
@@ -311,6 +333,7 @@ template <class Model, class AfterHeader = void (*)()>
 bitlin::model::generation_stats report(const run_options& o, const Model& model, double load_s,
                                        bool root, AfterHeader after_header = [] {}) {
   const auto& c = model.config();
+  check_against_model(o, c);
   std::printf("model: %ld layers, hidden %ld, vocab %ld, linear_class %s, kernels %s%s\n",
               static_cast<long>(c.num_hidden_layers), static_cast<long>(c.hidden_size),
               static_cast<long>(c.vocab_size), c.linear_class.c_str(), bitlin::isa_name(o.target),
@@ -359,6 +382,7 @@ int run_model(const run_options& o, const tp_comm* comm) {
   bitlin::model::load_options lo;
   lo.target = o.target;
   lo.int8_head = o.int8_head;
+  lo.follow_external_links = o.external_links;
   const auto files = split(o.weights, ',');
 #ifdef BITLIN_CLI_MPI
   if (comm) {
@@ -412,7 +436,7 @@ int run(int argc, char** argv) {
   long long n_new = 16, threads = 1, stop_id = -1, tp = 0;
   bool int8_head = false;
   std::string prompt_text, system_text, tokenizer_path;
-  bool chat = false, have_text = false, no_bos = false;
+  bool chat = false, have_text = false, no_bos = false, external_links = false;
   bitlin::model::sampling_options so;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -460,6 +484,8 @@ int run(int argc, char** argv) {
       stop_id = parse_int(value(), "--stop-id");
     } else if (a == "--int8-head") {
       int8_head = true;
+    } else if (a == "--allow-external-links") {
+      external_links = true;
     } else if (a == "--logits-out") {
       logits_out = value();
     } else if (a == "--tp") {
@@ -507,7 +533,8 @@ int run(int argc, char** argv) {
                  tokenizer_path,
                  chat,
                  have_text,
-                 no_bos};
+                 no_bos,
+                 external_links};
   if (tp == 0) return run_model(ro, nullptr);
 #ifdef BITLIN_CLI_MPI
   bitlin::distributed::mpi_environment env(nullptr, nullptr);

@@ -4,7 +4,13 @@
 #  1. installs missing Debian packages (scripts/setup.sh)
 #  2. clang++-14 build of every test with warnings as errors (preset "clang"), and runs them
 #  3. AArch64 cross build (preset "aarch64"), tests and examples run under qemu-aarch64-static
-#  4. g++ Release build of everything (preset "release") and its full ctest run: unit tests,
+#  4. g++ Debug build with AddressSanitizer + UndefinedBehaviorSanitizer (preset "debug-asan",
+#     -O1, asserts on): every unit test program, test cases tagged [slow] left out
+#  5. clang++-14 ThreadSanitizer build (preset "tsan"): the test cases tagged [threads] (thread
+#     pool, executor independence of the kernels, multi-threaded model and head products)
+#  6. fuzzing (scripts/fuzz.sh, preset "fuzz"): the regression inputs, then every libFuzzer target
+#     for BITLIN_FUZZ_SECONDS (default 30) each; any crash, leak or timeout fails
+#  7. g++ Release build of everything (preset "release") and its full ctest run: unit tests,
 #     examples, package consumers (find_package after install, add_subdirectory) and the kernel
 #     tests again under qemu as a Haswell (AVX2) and a baseline x86-64 CPU
 #
@@ -12,7 +18,8 @@
 # step), failures are listed at the end and the exit status is non-zero. The g++ run comes last,
 # so a passing run ends with its ctest summary.
 # Environment: BITLIN_BUILD_DIR (default <repo>/build), BITLIN_JOBS (default 2),
-# BITLIN_SKIP_CLANG_RUN=1 builds the clang tests without running them.
+# BITLIN_SKIP_CLANG_RUN=1 builds the clang tests without running them, BITLIN_FUZZ_SECONDS.
+# Each stage's duration is printed at the end.
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,7 +29,14 @@ jobs=${BITLIN_JOBS:-2}
 start=$SECONDS
 failed=()
 
+timings=()
 step() { printf '\n==> [%4ds] %s\n' $((SECONDS - start)) "$*"; }
+# timed <stage function>: runs it and records how long it took.
+timed() {
+  local t0=$SECONDS
+  "$1"
+  timings+=("$(printf '%-10s %5ds' "${1%_stage}" $((SECONDS - t0)))")
+}
 # run <label> <command...>: runs the command, records <label> when it fails.
 run() {
   local label=$1
@@ -66,9 +80,45 @@ release_stage() {
     --no-tests=error
 }
 
-clang_stage
-aarch64_stage
-release_stage
+asan_stage() {
+  step "g++ Debug (-O1) ASan + UBSan: configure and build the tests"
+  run "asan: configure" cmake --preset debug-asan -B "$build_root/debug-asan" || return
+  run "asan: build" cmake --build "$build_root/debug-asan" --target bitlin_tests -j "$jobs" || return
+  step "ASan + UBSan: run the unit tests (cases tagged [slow] skipped)"
+  run "asan: ctest" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$build_root/debug-asan" -j "$jobs" --output-on-failure --no-tests=error \
+    -R '^test_' -E '@'
+}
+
+# The programs holding [threads] cases; the preset's test filter runs only those cases.
+tsan_tests='^test_(gemm_executor|gemm|gemm_bit_linear|bitnet_model|model_parts|limits)$'
+tsan_stage() {
+  step "clang++-14 ThreadSanitizer: configure and build the threaded tests"
+  run "tsan: configure" cmake --preset tsan -B "$build_root/tsan" || return
+  run "tsan: build" cmake --build "$build_root/tsan" -j "$jobs" --target \
+    test_gemm_executor test_gemm test_gemm_bit_linear test_bitnet_model test_model_parts \
+    test_limits || return
+  step "ThreadSanitizer: run the [threads] test cases"
+  run "tsan: ctest" env TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    ctest --test-dir "$build_root/tsan" -j "$jobs" --output-on-failure --no-tests=error \
+    -R "$tsan_tests"
+}
+
+fuzz_stage() {
+  step "fuzzing: build the libFuzzer targets, replay regressions, fuzz each target"
+  run "fuzz" env BITLIN_BUILD_DIR="$build_root" BITLIN_JOBS="$jobs" bash scripts/fuzz.sh
+}
+
+timed clang_stage
+timed aarch64_stage
+timed asan_stage
+timed tsan_stage
+timed fuzz_stage
+timed release_stage
+
+printf '\ntest.sh: stage durations (total %ds):\n' $((SECONDS - start))
+printf '  %s\n' "${timings[@]}"
 
 if ((${#failed[@]} > 0)); then
   printf '\ntest.sh: FAILED after %ds:' $((SECONDS - start)) >&2

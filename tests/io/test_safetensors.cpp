@@ -684,3 +684,42 @@ TEST_CASE("malformed: hostile headers fail cleanly", "[safetensors][malformed]")
   CHECK(contains(msg, "not valid JSON"));
   CHECK(msg.size() < 400);
 }
+
+TEST_CASE("malformed: too many tensors or dimensions are refused while parsing",
+          "[safetensors][malformed][limits]") {
+  // One more tensor than the cap, each an empty U8 tensor (valid on its own).
+  std::string many = "{";
+  for (std::size_t i = 0; i <= safetensors_file::max_tensors; ++i)
+    many += (i ? ",\"" : "\"") + std::to_string(i) +
+            "\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]}";
+  many += "}";
+  expect_rejected(many, 0, "more than");
+  // Exactly the cap opens (with __metadata__ not counted as a tensor).
+  std::string at_cap = "{\"__metadata__\":{}";
+  for (std::size_t i = 0; i < safetensors_file::max_tensors; ++i)
+    at_cap +=
+        ",\"" + std::to_string(i) + "\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]}";
+  at_cap += "}";
+  CHECK(safetensors_file::from_bytes(assemble(at_cap, 0)).names().size() ==
+        safetensors_file::max_tensors);
+
+  auto shape_of_rank = [](std::size_t rank) {
+    std::string s = "[";
+    for (std::size_t i = 0; i < rank; ++i) s += i ? ",1" : "1";
+    return s + "]";
+  };
+  const std::string max_rank = shape_of_rank(safetensors_file::max_rank);
+  CHECK(safetensors_file::from_bytes(
+            assemble("{\"x\":{\"dtype\":\"U8\",\"shape\":" + max_rank + ",\"data_offsets\":[0,1]}}",
+                     1))
+            .info("x")
+            .shape.size() == safetensors_file::max_rank);
+  expect_rejected("{\"x\":{\"dtype\":\"U8\",\"shape\":" +
+                      shape_of_rank(safetensors_file::max_rank + 1) + ",\"data_offsets\":[0,1]}}",
+                  1, "dimensions");
+  // A shape of a million zeros (element count 0) is cut off at the rank cap, not built.
+  std::string zeros = "[0";
+  for (int i = 0; i < 1000000; ++i) zeros += ",0";
+  expect_rejected("{\"x\":{\"dtype\":\"U8\",\"shape\":" + zeros + "],\"data_offsets\":[0,0]}}", 0,
+                  "dimensions");
+}

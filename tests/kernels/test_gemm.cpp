@@ -172,7 +172,7 @@ TEMPLATE_LIST_TEST_CASE("adversarial inputs up to K = 2^20 do not overflow, ever
   }
 }
 
-TEMPLATE_LIST_TEST_CASE("results do not depend on the executor or thread count", "[gemm]",
+TEMPLATE_LIST_TEST_CASE("results do not depend on the executor or thread count", "[gemm][threads]",
                         all_kernel_layouts) {
   using L = TestType;
   INFO("layout " << kernel_layout_traits<L>::name);

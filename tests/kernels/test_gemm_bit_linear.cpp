@@ -48,7 +48,7 @@ matrix_f reference_of(const Layer& layer, const quantized_activations& xq) {
 
 }  // namespace
 
-TEST_CASE("bit_linear fast and reference paths agree for whole-row weight scales") {
+TEST_CASE("bit_linear fast and reference paths agree for whole-row weight scales", "[threads]") {
   const index_t out = 70, in = 133;
   const matrix_f W = randn(out, in, 1);
   std::vector<float> bias(out);

@@ -28,7 +28,7 @@ void check_cover(const executor& ex, index_t n, index_t grain) {
 }
 }  // namespace
 
-TEST_CASE("parallel_for covers the range exactly once") {
+TEST_CASE("parallel_for covers the range exactly once", "[threads]") {
   check_cover(serial(), 17, 1);
   for (int th : {1, 2, 3, 7}) {
     thread_pool pool(th);
@@ -45,7 +45,7 @@ TEST_CASE("parallel_for covers the range exactly once") {
 #endif
 }
 
-TEST_CASE("exceptions thrown in a chunk reach the caller and the pool stays usable") {
+TEST_CASE("exceptions thrown in a chunk reach the caller and the pool stays usable", "[threads]") {
   thread_pool pool(3);
   CHECK_THROWS_AS(pool.parallel_for(100, 1,
                                     [](index_t b, index_t) {

@@ -37,7 +37,7 @@ TEST_CASE("fixture directory holds at least one model triple", "[model]") {
   REQUIRE(!bitlin_test::model_fixtures().empty());
 }
 
-TEST_CASE("BitNet forward matches transformers on every fixture model", "[model]") {
+TEST_CASE("BitNet forward matches transformers on every fixture model", "[model][threads]") {
   for (const auto& fx : bitlin_test::model_fixtures()) {
     CAPTURE(fx.tag);
     const bitnet_model m = load_bitnet(fx.config, {fx.model});

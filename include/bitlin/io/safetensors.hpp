@@ -16,7 +16,9 @@
 
 #include <bitlin/core/error.hpp>
 #include <bitlin/core/types.hpp>
+#include <bitlin/io/atomic_file.hpp>
 #include <bitlin/io/half.hpp>
+#include <bitlin/io/json_text.hpp>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -288,6 +290,12 @@ class safetensors_file {
  public:
   // A header larger than this is taken as a corrupt length field rather than allocated and parsed.
   static constexpr std::uint64_t max_header_bytes = std::uint64_t{100} << 20;
+  // More tensors in one file, or more dimensions in one shape, are refused while the header is
+  // parsed (before the parser has built them). The largest public checkpoints hold a few thousand
+  // tensors per file and PyTorch allows 64 dimensions. With these caps, open() allocates the file
+  // size (load_mode::read; nothing with map) plus at most ~24 bytes per header byte while parsing.
+  static constexpr std::size_t max_tensors = std::size_t{1} << 18;
+  static constexpr std::size_t max_rank = 64;
 
   static safetensors_file open(const std::string& path, load_mode mode = load_mode::map) {
     detail::require_little_endian();
@@ -485,33 +493,27 @@ class safetensors_file {
     data_start_ = 8 + static_cast<std::size_t>(n);
     const std::uint64_t data_size = size - data_start_;
 
-    // The JSON parser keeps the last of duplicate keys silently; a repeated tensor name means two
-    // writers disagreed, so it is an error here. A valid header nests three levels at most
-    // (header, entry, shape); stopping deeper nesting early bounds the memory a hostile header
-    // can make the parser allocate.
+    // A valid header nests three levels (header, entry, shape); the builder stops deeper nesting,
+    // too many tensors and too long shapes before it allocates them. A repeated tensor name means
+    // two writers disagreed, so it is an error rather than last-one-wins.
     std::set<std::string> seen;
-    std::string duplicate;
-    auto on_event = [&](int depth, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
-      if ((ev == nlohmann::json::parse_event_t::object_start ||
-           ev == nlohmann::json::parse_event_t::array_start) &&
-          depth >= 3)
-        fail("header nests JSON deeper than a safetensors header can (tensor entry > shape)");
-      if (ev == nlohmann::json::parse_event_t::key && depth == 1 && duplicate.empty() &&
-          !seen.insert(parsed.get<std::string>()).second)
-        duplicate = parsed.get<std::string>();
-      return true;
+    ::bitlin::io::detail::bounded_json_builder builder(
+        ::bitlin::detail::concat("safetensors file ", path_, ": header"), 3);
+    builder.on_key = [&](int depth, const std::string& key) {
+      if (depth != 1) return;
+      if (!seen.insert(key).second) fail("tensor name '", key, "' appears twice in the header");
+      if (seen.size() > max_tensors + (seen.count("__metadata__") ? 1 : 0))
+        fail("header describes more than ", max_tensors, " tensors");
     };
-    nlohmann::json header;
-    try {
-      const auto* text = reinterpret_cast<const char*>(p + 8);
-      header = nlohmann::json::parse(text, text + n, on_event);
-    } catch (const nlohmann::json::exception& e) {
-      std::string why = e.what();  // quotes the offending token, which may be huge
-      if (why.size() > 200) why = why.substr(0, 197) + "...";
-      fail("header is not valid JSON: ", why);
-    }
+    builder.on_element = [&](int depth, std::size_t count) {
+      if (depth == 3 && count > max_rank)
+        fail("header has an array of more than ", max_rank, " elements in a tensor entry (at most ",
+             max_rank, " dimensions are supported)");
+    };
+    const auto* text = reinterpret_cast<const char*>(p + 8);
+    nlohmann::json::sax_parse(text, text + n, &builder);
+    nlohmann::json header = builder.take();
     if (!header.is_object()) fail("header is not a JSON object");
-    if (!duplicate.empty()) fail("tensor name '", duplicate, "' appears twice in the header");
 
     std::vector<const tensor_info*> by_offset;
     for (const auto& item : header.items()) {
@@ -673,32 +675,18 @@ class safetensors_writer {
     return out;
   }
 
-  // Writes path + ".tmp" and renames it over path, so a reader never sees a half-written file.
+  // The file's bytes into `out`, which the caller commits (with other files, e.g. a converter's).
+  void write_to(atomic_file& out) const {
+    out.write(header());
+    for (const entry& en : entries_)
+      if (!en.bytes.empty()) out.write(en.bytes.data(), en.bytes.size());
+  }
+
+  // Writes the file all or nothing (see io/atomic_file.hpp): an error leaves `path` as it was.
   void write(const std::string& path) const {
-    const std::string head = header();
-    const std::string tmp = path + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      if (!out)
-        throw error(::bitlin::detail::concat("cannot write safetensors file ", path,
-                                             ": cannot create ", tmp, ": ", std::strerror(errno)));
-      out.write(head.data(), static_cast<std::streamsize>(head.size()));
-      for (const entry& en : entries_)
-        out.write(reinterpret_cast<const char*>(en.bytes.data()),
-                  static_cast<std::streamsize>(en.bytes.size()));
-      out.flush();
-      if (!out) {
-        std::remove(tmp.c_str());
-        throw error(::bitlin::detail::concat("cannot write safetensors file ", path, ": writing ",
-                                             tmp, " failed"));
-      }
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-      const int err = errno;
-      std::remove(tmp.c_str());
-      throw error(::bitlin::detail::concat("cannot write safetensors file ", path, ": rename from ",
-                                           tmp, " failed: ", std::strerror(err)));
-    }
+    atomic_file out(path);
+    write_to(out);
+    out.commit();
   }
 
  private:

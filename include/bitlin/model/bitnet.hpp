@@ -68,7 +68,9 @@ class bitnet_model {
   const dense_matrix& head() const { return lm_head_ ? *lm_head_ : embed_; }
   const transformer_block& block(index_t i) const { return blocks_[static_cast<std::size_t>(i)]; }
 
-  kv_cache new_cache() const { return kv_cache(config_.num_hidden_layers, config_.kv_size()); }
+  kv_cache new_cache() const {
+    return kv_cache(config_.num_hidden_layers, config_.kv_size(), config_.max_position_embeddings);
+  }
 
   // Switches the output head to (or back from) the 8-bit form: per-row int8 weights and per-token
   // int8 activations (see int8_head). Off by default because it rounds twice more than the
@@ -125,6 +127,11 @@ class bitnet_model {
       BITLIN_REQUIRE(ids[t] >= 0 && ids[t] < V, value_error, "bitnet_model::forward: token id ",
                      ids[t], " at position ", t, " is outside the vocabulary [0, ", V, ")");
     const index_t pos0 = cache.size();
+    BITLIN_REQUIRE(
+        config_.max_position_embeddings <= 0 || n <= config_.max_position_embeddings - pos0,
+        value_error, "bitnet_model::forward: ", n, " tokens at position ", pos0,
+        " exceed the model's ", config_.max_position_embeddings,
+        " positions (config max_position_embeddings)");
     cache.reserve(pos0 + n);
     matrix_f& x = ws.x;
     x.resize(n, H);

@@ -12,6 +12,7 @@
 
 #include "bitlin/core/error.hpp"
 #include "bitlin/core/types.hpp"
+#include "bitlin/io/json_text.hpp"
 #include "bitlin/quant/scales.hpp"
 
 namespace bitlin::model {
@@ -45,10 +46,17 @@ struct bitnet_config {
   index_t kv_size() const { return num_key_value_heads * head_dim; }
 
   // Throws value_error naming the field when the combination is not one this model implements.
+  // Every size field, and the q and kv widths, must stay below this: then the products and sums
+  // the model forms from two of them cannot overflow index_t, and no configuration can make a
+  // size computation wrap around (the tensors a checkpoint must then hold bound memory).
+  static constexpr index_t max_dimension = (index_t{1} << 31) - 1;
+
   void validate() const {
     auto positive = [](index_t v, const char* field) {
       BITLIN_REQUIRE(v > 0, value_error, "config.json: field \"", field,
                      "\" must be a positive integer, got ", v);
+      BITLIN_REQUIRE(v <= max_dimension, value_error, "config.json: field \"", field, "\" is ", v,
+                     ", above the supported ", max_dimension);
     };
     positive(vocab_size, "vocab_size");
     positive(hidden_size, "hidden_size");
@@ -57,6 +65,13 @@ struct bitnet_config {
     positive(num_attention_heads, "num_attention_heads");
     positive(num_key_value_heads, "num_key_value_heads");
     positive(head_dim, "head_dim");
+    BITLIN_REQUIRE(num_attention_heads <= max_dimension / head_dim, value_error,
+                   "config.json: fields \"num_attention_heads\" x \"head_dim\" (",
+                   num_attention_heads, " x ", head_dim, ") exceed the supported ", max_dimension);
+    // 0 = no limit, for configurations built in code; a config.json must give a positive value.
+    BITLIN_REQUIRE(max_position_embeddings >= 0 && max_position_embeddings <= max_dimension,
+                   value_error, "config.json: field \"max_position_embeddings\" is ",
+                   max_position_embeddings, ", expected a positive integer up to ", max_dimension);
     BITLIN_REQUIRE(num_attention_heads % num_key_value_heads == 0, value_error,
                    "config.json: field \"num_attention_heads\" (", num_attention_heads,
                    ") must be a multiple of \"num_key_value_heads\" (", num_key_value_heads, ")");
@@ -116,6 +131,10 @@ struct bitnet_config {
     c.num_attention_heads = get_int("num_attention_heads", true, 0);
     c.num_key_value_heads = get_int("num_key_value_heads", false, c.num_attention_heads);
     c.max_position_embeddings = get_int("max_position_embeddings", false, 2048);
+    BITLIN_REQUIRE(
+        c.max_position_embeddings > 0, value_error,
+        "config.json: field \"max_position_embeddings\" must be a positive integer, got ",
+        c.max_position_embeddings);
     c.head_dim = get_int("head_dim", false,
                          c.num_attention_heads > 0 ? c.hidden_size / c.num_attention_heads : 0);
     BITLIN_REQUIRE(c.num_attention_heads <= 0 || j.contains("head_dim") ||
@@ -182,16 +201,11 @@ struct bitnet_config {
     return c;
   }
 
+  // A config.json longer than this is refused (real ones are a few kilobytes).
+  static constexpr std::size_t max_file_bytes = std::size_t{16} << 20;
+
   static bitnet_config from_file(const std::string& path) {
-    std::ifstream in(path);
-    BITLIN_REQUIRE(in.good(), format_error, "cannot open config file ", path);
-    nlohmann::json j;
-    try {
-      in >> j;
-    } catch (const nlohmann::json::exception& e) {
-      throw format_error(::bitlin::detail::concat(path, ": not valid JSON: ", e.what()));
-    }
-    return from_json(j);
+    return from_json(io::read_json_file(path, max_file_bytes));
   }
 
   // The config as a JSON document: the original fields (unknown ones preserved) with every field

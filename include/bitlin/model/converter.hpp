@@ -6,7 +6,6 @@
 #pragma once
 
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -14,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bitlin/core/error.hpp"
+#include "bitlin/io/atomic_file.hpp"
 #include "bitlin/io/safetensors.hpp"
 #include "bitlin/model/config.hpp"
 #include "bitlin/model/loader.hpp"
@@ -113,16 +113,17 @@ inline convert_report convert_checkpoint(const bitnet_config& config, const chec
   nlohmann::json cj = config.to_json();
   cj["quantization_config"] = {
       {"quant_method", "bitnet"}, {"linear_class", cls}, {"quantization_mode", "offline"}};
-  const fs::path cfg_path = fs::path(out_dir) / "config.json";
-  {
-    std::ofstream out(cfg_path);
-    BITLIN_REQUIRE(out.good(), error, "convert_checkpoint: cannot write ", cfg_path.string());
-    out << cj.dump(2) << "\n";
-    BITLIN_REQUIRE(out.good(), error, "convert_checkpoint: failed writing ", cfg_path.string());
-  }
+  // Both files are written in full before either replaces anything, so an error (a full disk)
+  // leaves the directory as it was; only a kill between the two renames can pair new weights
+  // with the old config.
+  io::atomic_file weights((fs::path(out_dir) / "model.safetensors").string());
+  w.write_to(weights);
+  io::atomic_file cfg((fs::path(out_dir) / "config.json").string());
+  cfg.write(cj.dump(2) + "\n");
+  weights.commit();
+  cfg.commit();
   // A stale index would take precedence over the new single file when the directory is loaded.
   fs::remove(fs::path(out_dir) / "model.safetensors.index.json");
-  w.write((fs::path(out_dir) / "model.safetensors").string());
   return rep;
 }
 

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "bitlin/core/error.hpp"
 #include "bitlin/core/types.hpp"
 
 namespace bitlin::model {
@@ -20,8 +21,9 @@ struct layer_kv {
 class kv_cache {
  public:
   kv_cache() = default;
-  kv_cache(index_t layers, index_t kv_size)
-      : kv_size_(kv_size), layers_(static_cast<std::size_t>(layers)) {}
+  // max_tokens: the most positions the model supports (max_position_embeddings; 0 = no limit).
+  kv_cache(index_t layers, index_t kv_size, index_t max_tokens = 0)
+      : kv_size_(kv_size), max_tokens_(max_tokens), layers_(static_cast<std::size_t>(layers)) {}
 
   index_t size() const { return len_; }
   index_t capacity() const { return layers_.empty() ? 0 : layers_.front().k.rows(); }
@@ -31,8 +33,12 @@ class kv_cache {
   }
   // Makes room for `tokens` cached positions, keeping what is cached.
   void reserve(index_t tokens) {
+    BITLIN_REQUIRE(max_tokens_ <= 0 || tokens <= max_tokens_, value_error, "kv_cache: ", tokens,
+                   " positions needed, but the model supports ", max_tokens_,
+                   " (config max_position_embeddings); the prompt and generated tokens must fit");
     if (tokens <= capacity()) return;
-    const index_t cap = std::max(tokens, 2 * capacity());
+    index_t cap = std::max(tokens, 2 * capacity());
+    if (max_tokens_ > 0) cap = std::min(cap, max_tokens_);
     for (auto& l : layers_) {
       for (matrix_f* m : {&l.k, &l.v}) {
         matrix_f grown(cap, kv_size_);
@@ -49,6 +55,7 @@ class kv_cache {
 
  private:
   index_t kv_size_ = 0;
+  index_t max_tokens_ = 0;
   index_t len_ = 0;
   std::vector<layer_kv> layers_;
 };

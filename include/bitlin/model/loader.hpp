@@ -6,6 +6,8 @@
 // shape the config implies, and every failure names the tensor or field.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -17,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bitlin/core/error.hpp"
+#include "bitlin/io/checkpoint.hpp"
 #include "bitlin/io/half.hpp"
 #include "bitlin/io/safetensors.hpp"
 #include "bitlin/model/bitnet.hpp"
@@ -26,105 +29,8 @@
 
 namespace bitlin::model {
 
-// One or more safetensors files seen as a single name -> tensor map.
-class checkpoint {
- public:
-  // The given files; a tensor name may appear in only one of them.
-  static checkpoint open_files(const std::vector<std::string>& paths) {
-    BITLIN_REQUIRE(!paths.empty(), value_error, "checkpoint: no weight files given");
-    checkpoint c;
-    for (const auto& p : paths) c.add(io::safetensors_file::open(p));
-    return c;
-  }
-
-  // Files already open (e.g. made in memory by safetensors_file::from_bytes, as the GGUF loader
-  // does); same rules as open_files.
-  static checkpoint from_files(std::vector<io::safetensors_file> files) {
-    BITLIN_REQUIRE(!files.empty(), value_error, "checkpoint: no weight files given");
-    checkpoint c;
-    for (auto& f : files) c.add(std::move(f));
-    return c;
-  }
-
-  // A Hugging Face model directory: model.safetensors, or the shards named by
-  // model.safetensors.index.json ("weight_map": {tensor: file}).
-  static checkpoint open_dir(const std::string& dir) {
-    namespace fs = std::filesystem;
-    const fs::path d(dir);
-    const fs::path index = d / "model.safetensors.index.json";
-    if (fs::exists(index)) return open_index(index.string());
-    const fs::path single = d / "model.safetensors";
-    BITLIN_REQUIRE(fs::exists(single), format_error, "model directory ", dir,
-                   " has neither model.safetensors nor model.safetensors.index.json");
-    return open_files({single.string()});
-  }
-
-  static checkpoint open_index(const std::string& index_path) {
-    namespace fs = std::filesystem;
-    std::ifstream in(index_path);
-    BITLIN_REQUIRE(in.good(), format_error, "cannot open ", index_path);
-    nlohmann::json j;
-    try {
-      in >> j;
-    } catch (const nlohmann::json::exception& e) {
-      throw format_error(::bitlin::detail::concat(index_path, ": not valid JSON: ", e.what()));
-    }
-    BITLIN_REQUIRE(j.is_object(), format_error, index_path, ": the document is not a JSON object");
-    const auto wm = j.find("weight_map");
-    BITLIN_REQUIRE(wm != j.end() && wm->is_object(), format_error, index_path,
-                   ": field \"weight_map\" is missing or not an object");
-    std::vector<std::string> shards;
-    std::map<std::string, std::string> expected;
-    for (auto it = wm->begin(); it != wm->end(); ++it) {
-      BITLIN_REQUIRE(it->is_string(), format_error, index_path, ": field \"weight_map.", it.key(),
-                     "\" must be a file name (string)");
-      const std::string file = it->get<std::string>();
-      BITLIN_REQUIRE(!file.empty() && fs::path(file).filename() == fs::path(file), format_error,
-                     index_path, ": field \"weight_map.", it.key(), "\" names \"", file,
-                     "\", not a file in the model directory");
-      if (std::find(shards.begin(), shards.end(), file) == shards.end()) shards.push_back(file);
-      expected[it.key()] = file;
-    }
-    BITLIN_REQUIRE(!shards.empty(), format_error, index_path, ": field \"weight_map\" is empty");
-    std::vector<std::string> paths;
-    for (const auto& s : shards) paths.push_back((fs::path(index_path).parent_path() / s).string());
-    checkpoint c = open_files(paths);
-    for (const auto& [name, file] : expected) {
-      const auto it = c.where_.find(name);
-      BITLIN_REQUIRE(it != c.where_.end(), format_error, index_path, ": tensor '", name,
-                     "' is listed in \"weight_map\" but missing from ", file);
-      BITLIN_REQUIRE(fs::path(c.files_[it->second]->path()).filename() == fs::path(file),
-                     format_error, index_path, ": tensor '", name, "' is listed in ", file,
-                     " but stored in ", c.files_[it->second]->path());
-    }
-    return c;
-  }
-
-  bool contains(const std::string& name) const { return where_.count(name) != 0; }
-  const std::vector<std::string>& names() const { return order_; }
-  const io::safetensors_file& file(const std::string& name) const {
-    const auto it = where_.find(name);
-    BITLIN_REQUIRE(it != where_.end(), format_error, "checkpoint: missing tensor '", name, "'");
-    return *files_[it->second];
-  }
-  const io::tensor_info& info(const std::string& name) const { return file(name).info(name); }
-
- private:
-  void add(io::safetensors_file f) {
-    files_.push_back(std::make_unique<io::safetensors_file>(std::move(f)));
-    const std::size_t idx = files_.size() - 1;
-    for (const auto& name : files_.back()->names()) {
-      const auto [it, inserted] = where_.emplace(name, idx);
-      BITLIN_REQUIRE(inserted, format_error, "checkpoint: tensor '", name, "' is in both ",
-                     files_[it->second]->path(), " and ", files_.back()->path());
-      order_.push_back(name);
-    }
-  }
-
-  std::vector<std::unique_ptr<io::safetensors_file>> files_;
-  std::map<std::string, std::size_t> where_;
-  std::vector<std::string> order_;
-};
+// The sharded safetensors view lives in io/ (it knows files, not models); the old name stays.
+using checkpoint = io::checkpoint;
 
 struct load_options {
   isa target = active_isa();
@@ -133,6 +39,9 @@ struct load_options {
   std::optional<dense_storage> table_storage;
   // Use the 8-bit output head (bitnet_model::use_int8_head).
   bool int8_head = false;
+  // Files of a model directory may be symbolic links resolving outside it (a Hugging Face hub
+  // cache snapshot); see io::checkpoint_options.
+  bool follow_external_links = false;
 };
 
 namespace detail {
@@ -148,6 +57,19 @@ inline void require_shape(const io::tensor_info& ti, const std::vector<std::int6
                  " (", why, ")");
 }
 
+// Weights, norms and tables must be finite: a NaN or Inf there would only surface later as NaN
+// logits, far from the tensor at fault.
+inline void require_finite(const float* v, std::size_t n, const std::string& name) {
+  for (std::size_t i = 0; i < n; ++i)
+    BITLIN_REQUIRE(std::isfinite(v[i]), value_error, "tensor '", name, "' holds ", v[i],
+                   " at element ", i, "; weights must be finite");
+}
+inline void require_finite_bf16(const std::uint16_t* v, std::size_t n, const std::string& name) {
+  for (std::size_t i = 0; i < n; ++i)
+    BITLIN_REQUIRE((v[i] & 0x7f80u) != 0x7f80u, value_error, "tensor '", name, "' holds ",
+                   io::bf16_to_f32(v[i]), " at element ", i, "; weights must be finite");
+}
+
 inline const io::tensor_info& require_tensor(const checkpoint& ck, const std::string& name) {
   BITLIN_REQUIRE(ck.contains(name), format_error, "checkpoint: missing tensor '", name, "'");
   return ck.info(name);
@@ -159,7 +81,9 @@ inline std::vector<float> read_vector(const checkpoint& ck, const std::string& n
   BITLIN_REQUIRE(is_float_dtype(ti.type), format_error, "tensor '", name, "' has dtype ",
                  io::dtype_name(ti.type), "; expected F32, F16 or BF16");
   require_shape(ti, {static_cast<std::int64_t>(n)}, why);
-  return ck.file(name).read_f32(name);
+  std::vector<float> v = ck.file(name).read_f32(name);
+  require_finite(v.data(), v.size(), name);
+  return v;
 }
 
 inline dense_matrix read_table(const checkpoint& ck, const std::string& name, index_t rows,
@@ -176,9 +100,11 @@ inline dense_matrix read_table(const checkpoint& ck, const std::string& name, in
   if (want == dense_storage::bf16 && ti.type == io::dtype::bf16) {
     std::vector<std::uint16_t> v(static_cast<std::size_t>(rows * cols));
     std::memcpy(v.data(), f.raw(name), v.size() * sizeof(std::uint16_t));
+    require_finite_bf16(v.data(), v.size(), name);
     return dense_matrix::from_bf16(rows, cols, std::move(v));
   }
   std::vector<float> v = f.read_f32(name);
+  require_finite(v.data(), v.size(), name);
   if (want == dense_storage::f32) return dense_matrix::from_f32(rows, cols, std::move(v));
   std::vector<std::uint16_t> b(v.size());
   io::f32_to_bf16(v.data(), b.data(), v.size());
@@ -196,7 +122,11 @@ inline ternary_projection read_projection(const checkpoint& ck, const bitnet_con
   if (ti.type == io::dtype::u8) {
     require_shape(ti, {static_cast<std::int64_t>((out + 3) / 4), static_cast<std::int64_t>(in)},
                   why);
-    p.trits = unpack_hf_bitnet(f.read_matrix<std::uint8_t>(name), out);
+    try {
+      p.trits = unpack_hf_bitnet(f.read_matrix<std::uint8_t>(name), out);
+    } catch (const format_error& e) {
+      throw format_error(::bitlin::detail::concat("tensor '", name, "': ", e.what()));
+    }
     const std::string sname = prefix + ".weight_scale";
     const auto& si = require_tensor(ck, sname);
     BITLIN_REQUIRE(is_float_dtype(si.type) && si.numel() == 1, format_error, "tensor '", sname,
@@ -214,7 +144,9 @@ inline ternary_projection read_projection(const checkpoint& ck, const bitnet_con
                  io::dtype_name(ti.type),
                  "; expected U8 (packed) or F32/F16/BF16 (master weights)");
   require_shape(ti, {static_cast<std::int64_t>(out), static_cast<std::int64_t>(in)}, why);
-  ternary_weights q = absmean_ternary(f.read_matrix_f32(name));
+  const matrix_f master = f.read_matrix_f32(name);
+  require_finite(master.data(), static_cast<std::size_t>(master.size()), name);
+  ternary_weights q = absmean_ternary(master);
   p.trits = std::move(q.q);
   p.scale = q.scales.values.front();
   p.convention = scale_convention::divide;
@@ -267,7 +199,8 @@ inline bitnet_model load_bitnet(const bitnet_config& c, const checkpoint& ck,
                                 const load_options& opt = {}) {
   c.validate();
   std::vector<transformer_block> blocks;
-  blocks.reserve(static_cast<std::size_t>(c.num_hidden_layers));
+  // The layer count comes from the config; the checkpoint's tensors bound what it can really hold.
+  blocks.reserve(std::min(static_cast<std::size_t>(c.num_hidden_layers), ck.names().size()));
   for (index_t l = 0; l < c.num_hidden_layers; ++l)
     blocks.emplace_back(c, read_block_weights(ck, c, l), opt.target);
   dense_matrix embed =
@@ -282,8 +215,10 @@ inline bitnet_model load_bitnet(const bitnet_config& c, const checkpoint& ck,
 
 // A Hugging Face model directory (config.json + model.safetensors or an index with shards).
 inline bitnet_model load_bitnet(const std::string& dir, const load_options& opt = {}) {
-  const auto c = bitnet_config::from_file((std::filesystem::path(dir) / "config.json").string());
-  return load_bitnet(c, checkpoint::open_dir(dir), opt);
+  io::checkpoint_options co;
+  co.follow_external_links = opt.follow_external_links;
+  const auto c = bitnet_config::from_file(io::resolve_model_file(dir, "config.json", co));
+  return load_bitnet(c, checkpoint::open_dir(dir, co), opt);
 }
 
 // A config file and weight files named freely (e.g. test fixtures `<tag>_config.json`).
