@@ -29,7 +29,14 @@
 #include "bitlin/text/tokenizer.hpp"
 #endif
 
+#include "cli_args.hpp"
+
 namespace {
+
+using bitlin_examples::cli_error;
+using bitlin_examples::parse_double;
+using bitlin_examples::parse_int;
+using bitlin_examples::split;
 
 const char* const usage_text =
     "usage: bitnet_cli (--model DIR|FILE.gguf | --config FILE --weights FILE[,FILE...])\n"
@@ -71,42 +78,9 @@ const char* const usage_text =
     "                       unsharded model's results) or shard (per (token, shard) groups)\n"
     "  --help               this text\n";
 
-struct cli_error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string part;
-  while (std::getline(ss, part, sep))
-    if (!part.empty()) out.push_back(part);
-  return out;
-}
 
-long long parse_int(const std::string& s, const std::string& what) {
-  std::size_t pos = 0;
-  long long v = 0;
-  try {
-    v = std::stoll(s, &pos);
-  } catch (const std::exception&) {
-    pos = 0;
-  }
-  if (pos == 0 || pos != s.size()) throw cli_error(what + ": '" + s + "' is not an integer");
-  return v;
-}
 
-double parse_double(const std::string& s, const std::string& what) {
-  std::size_t pos = 0;
-  double v = 0;
-  try {
-    v = std::stod(s, &pos);
-  } catch (const std::exception&) {
-    pos = 0;
-  }
-  if (pos == 0 || pos != s.size()) throw cli_error(what + ": '" + s + "' is not a number");
-  return v;
-}
 
 // Resident set size of this process, from /proc (0 where unavailable).
 std::size_t process_rss_bytes() {

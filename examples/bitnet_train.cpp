@@ -14,8 +14,14 @@
 
 #include "bitlin/io/safetensors.hpp"
 #include "bitlin/train/trainer.hpp"
+#include "cli_args.hpp"
 
 namespace {
+
+using bitlin_examples::cli_error;
+using bitlin_examples::parse_double;
+using bitlin_examples::parse_int;
+using bitlin_examples::split;
 
 const char* const usage_text =
     "usage: bitnet_train --data FILE --out DIR [options]\n"
@@ -50,33 +56,8 @@ const char* const usage_text =
     "                     (the final evaluation's logits of the first validation window)\n"
     "  --help             this text\n";
 
-struct cli_error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
-long long parse_int(const std::string& s, const std::string& what) {
-  std::size_t pos = 0;
-  long long v = 0;
-  try {
-    v = std::stoll(s, &pos);
-  } catch (const std::exception&) {
-    pos = 0;
-  }
-  if (pos == 0 || pos != s.size()) throw cli_error(what + ": '" + s + "' is not an integer");
-  return v;
-}
 
-double parse_double(const std::string& s, const std::string& what) {
-  std::size_t pos = 0;
-  double v = 0;
-  try {
-    v = std::stod(s, &pos);
-  } catch (const std::exception&) {
-    pos = 0;
-  }
-  if (pos == 0 || pos != s.size()) throw cli_error(what + ": '" + s + "' is not a number");
-  return v;
-}
 
 std::string eta_string(double seconds) {
   const long s = static_cast<long>(seconds + 0.5);

@@ -3,13 +3,15 @@
 #
 #  1. installs missing Debian packages (scripts/setup.sh)
 #  2. clang++-14 build of every test with warnings as errors (preset "clang"), and runs them
-#  3. AArch64 cross build (preset "aarch64"), tests and examples run under qemu-aarch64-static
+#  3. AArch64 cross build (preset "aarch64"): the architecture-dependent test programs run under
+#     qemu-aarch64-static (BITLIN_FULL=1: every test and example)
 #  4. g++ Debug build with AddressSanitizer + UndefinedBehaviorSanitizer (preset "debug-asan",
-#     -O1, asserts on): every unit test program, test cases tagged [slow] left out
+#     -O1, asserts on): the readers, writers, limits, layer and executor test programs
+#     (BITLIN_FULL=1: every unit test program), test cases tagged [slow] left out
 #  5. clang++-14 ThreadSanitizer build (preset "tsan"): the test cases tagged [threads] (thread
 #     pool, executor independence of the kernels, multi-threaded model and head products)
 #  6. fuzzing (scripts/fuzz.sh, preset "fuzz"): the regression inputs, then every libFuzzer target
-#     for BITLIN_FUZZ_SECONDS (default 30) each; any crash, leak or timeout fails
+#     for BITLIN_FUZZ_SECONDS (default 20 here) each; any crash, leak or timeout fails
 #  7. g++ Release build of everything (preset "release") and its full ctest run: unit tests,
 #     examples, package consumers (find_package after install, add_subdirectory) and the kernel
 #     tests again under qemu as a Haswell (AVX2) and a baseline x86-64 CPU
@@ -63,12 +65,27 @@ clang_stage() {
   fi
 }
 
+# The programs whose code differs by architecture (kernels, dispatch, quantizers, formats, the
+# layers and model that run on them); the rest is portable C++ the x86 builds already test.
+# BITLIN_FULL=1 builds and runs everything in the cross build and under ASan.
+aarch64_tests=(test_dispatch test_gemm test_gemm_bit_linear test_kernels_layouts test_kernels_xnor
+  test_kernels_ops test_quantizers test_pack test_bit_linear test_onebit test_bitnet_model
+  test_hamming_index)
 aarch64_stage() {
   step "AArch64 cross build, tests under qemu-aarch64-static"
   run "aarch64: configure" cmake --preset aarch64 -B "$build_root/aarch64" || return
-  run "aarch64: build" cmake --build "$build_root/aarch64" -j "$jobs" || return
-  run "aarch64: ctest" ctest --test-dir "$build_root/aarch64" -j "$jobs" --output-on-failure \
-    --no-tests=error
+  if [[ "${BITLIN_FULL:-0}" == 1 ]]; then
+    run "aarch64: build" cmake --build "$build_root/aarch64" -j "$jobs" || return
+    run "aarch64: ctest" ctest --test-dir "$build_root/aarch64" -j "$jobs" --output-on-failure \
+      --no-tests=error
+  else
+    run "aarch64: build" cmake --build "$build_root/aarch64" -j "$jobs" \
+      --target "${aarch64_tests[@]}" || return
+    local regex
+    regex="^($(IFS='|'; echo "${aarch64_tests[*]}"))\$"
+    run "aarch64: ctest" ctest --test-dir "$build_root/aarch64" -j "$jobs" --output-on-failure \
+      --no-tests=error -R "$regex"
+  fi
 }
 
 release_stage() {
@@ -80,24 +97,37 @@ release_stage() {
     --no-tests=error
 }
 
+# Under ASan + UBSan by default: everything that reads files from strangers (safetensors, GGUF,
+# shard indexes, the fuzz regressions), writes outputs, or checks limits, plus the layer and the
+# executor; BITLIN_FULL=1 runs the whole unit suite.
+asan_tests=(test_safetensors test_checkpoint test_regressions test_atomic_file test_limits test_gguf
+  test_half test_bit_linear test_gemm_executor)
 asan_stage() {
   step "g++ Debug (-O1) ASan + UBSan: configure and build the tests"
   run "asan: configure" cmake --preset debug-asan -B "$build_root/debug-asan" || return
-  run "asan: build" cmake --build "$build_root/debug-asan" --target bitlin_tests -j "$jobs" || return
+  local regex='^test_'
+  if [[ "${BITLIN_FULL:-0}" == 1 ]]; then
+    run "asan: build" cmake --build "$build_root/debug-asan" --target bitlin_tests -j "$jobs" ||
+      return
+  else
+    run "asan: build" cmake --build "$build_root/debug-asan" --target "${asan_tests[@]}" \
+      -j "$jobs" || return
+    regex="^($(IFS='|'; echo "${asan_tests[*]}"))\$"
+  fi
   step "ASan + UBSan: run the unit tests (cases tagged [slow] skipped)"
   run "asan: ctest" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$build_root/debug-asan" -j "$jobs" --output-on-failure --no-tests=error \
-    -R '^test_' -E '@'
+    -R "$regex" -E '@'
 }
 
 # The programs holding [threads] cases; the preset's test filter runs only those cases.
-tsan_tests='^test_(gemm_executor|gemm|gemm_bit_linear|bitnet_model|model_parts|limits)$'
+tsan_tests='^test_(gemm_executor|gemm|gemm_bit_linear|bitnet_model|limits)$'
 tsan_stage() {
   step "clang++-14 ThreadSanitizer: configure and build the threaded tests"
   run "tsan: configure" cmake --preset tsan -B "$build_root/tsan" || return
   run "tsan: build" cmake --build "$build_root/tsan" -j "$jobs" --target \
-    test_gemm_executor test_gemm test_gemm_bit_linear test_bitnet_model test_model_parts \
+    test_gemm_executor test_gemm test_gemm_bit_linear test_bitnet_model \
     test_limits || return
   step "ThreadSanitizer: run the [threads] test cases"
   run "tsan: ctest" env TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
@@ -107,7 +137,8 @@ tsan_stage() {
 
 fuzz_stage() {
   step "fuzzing: build the libFuzzer targets, replay regressions, fuzz each target"
-  run "fuzz" env BITLIN_BUILD_DIR="$build_root" BITLIN_JOBS="$jobs" bash scripts/fuzz.sh
+  run "fuzz" env BITLIN_BUILD_DIR="$build_root" BITLIN_JOBS="$jobs" \
+    BITLIN_FUZZ_SECONDS="${BITLIN_FUZZ_SECONDS:-20}" bash scripts/fuzz.sh
 }
 
 timed clang_stage

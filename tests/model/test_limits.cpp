@@ -17,6 +17,7 @@
 #include "bitlin/io/half.hpp"
 #include "bitlin/model/loader.hpp"
 #include "bitlin/model/sampling.hpp"
+#include "bitlin/testing/random_model.hpp"
 #include "catch.hpp"
 
 using namespace bitlin;
@@ -177,7 +178,7 @@ TEST_CASE("the small checkpoint loads and runs", "[model][limits]") {
 }
 
 TEST_CASE("sequences longer than max_position_embeddings are refused", "[model][limits]") {
-  const bitnet_model m = bitnet_model::random(small_config(8), 3, dense_storage::f32);
+  const bitnet_model m = random_bitnet_model(small_config(8), 3, dense_storage::f32);
   const std::vector<std::int64_t> nine(9, 1), six(6, 1), three(3, 1), two(2, 1);
   // One prompt over the limit.
   CHECK_THAT(error_of<value_error>([&] { (void)m.logits(nine); }),

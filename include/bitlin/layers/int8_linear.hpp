@@ -73,6 +73,9 @@ class int8_linear {
       xu.resize(static_cast<std::size_t>(cols_));
     }
     if (acc.size() < static_cast<std::size_t>(rows_)) acc.resize(static_cast<std::size_t>(rows_));
+    // The workers see their own thread_locals: hand them this thread's buffers.
+    const std::uint8_t* xu_p = xu.data();
+    std::int32_t* acc_p = acc.data();
     const int8_rows_fn fn = detail::int8_rows_kernel_of(path).fn;
     for (index_t t = 0; t < tokens; ++t) {
       const float sx = quantize_row_i8(X + t * ldx, cols_, xq.data(), nullptr, path);
@@ -80,7 +83,7 @@ class int8_linear {
         xu[static_cast<std::size_t>(i)] =
             static_cast<std::uint8_t>(xq[static_cast<std::size_t>(i)] + 128);
       ex.parallel_for(rows_, 256, [&](index_t n0, index_t n1) {
-        fn(q_.data(), cols_, n0, n1, xu.data(), acc.data());
+        fn(q_.data(), cols_, n0, n1, xu_p, acc_p);
       });
       float* y = Y + t * ldy;
       for (index_t n = 0; n < rows_; ++n) {
