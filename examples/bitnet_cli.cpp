@@ -78,10 +78,6 @@ const char* const usage_text =
     "                       unsharded model's results) or shard (per (token, shard) groups)\n"
     "  --help               this text\n";
 
-
-
-
-
 // Resident set size of this process, from /proc (0 where unavailable).
 std::size_t process_rss_bytes() {
   std::ifstream f("/proc/self/statm");
@@ -304,8 +300,9 @@ std::size_t resident_bytes(const bitlin::distributed::sharded_bitnet_model& m) {
 #endif
 
 template <class Model, class AfterHeader = void (*)()>
-bitlin::model::generation_stats report(const run_options& o, const Model& model, double load_s,
-                                       bool root, AfterHeader after_header = [] {}) {
+bitlin::model::generation_stats report(
+    const run_options& o, const Model& model, double load_s, bool root,
+    AfterHeader after_header = [] {}) {
   const auto& c = model.config();
   check_against_model(o, c);
   std::printf("model: %ld layers, hidden %ld, vocab %ld, linear_class %s, kernels %s%s\n",
@@ -390,8 +387,8 @@ int run_model(const run_options& o, const tp_comm* comm) {
     const auto& c = model.config();
     std::printf("model: %ld layers, hidden %ld, vocab %ld, linear_class %s, kernels %s%s\n",
                 static_cast<long>(c.num_hidden_layers), static_cast<long>(c.hidden_size),
-                static_cast<long>(c.vocab_size), c.linear_class.c_str(),
-                bitlin::isa_name(o.target), o.int8_head ? ", int8 head" : "");
+                static_cast<long>(c.vocab_size), c.linear_class.c_str(), bitlin::isa_name(o.target),
+                o.int8_head ? ", int8 head" : "");
     std::printf("load time:        %.3f s\n", load_s);
     print_kernel_paths(model, o.target);
     text_session ts(model, *tok, s, pool, !o.no_bos, o.n_new, o.stop_id);

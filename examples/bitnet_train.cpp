@@ -56,9 +56,6 @@ const char* const usage_text =
     "                     (the final evaluation's logits of the first validation window)\n"
     "  --help             this text\n";
 
-
-
-
 std::string eta_string(double seconds) {
   const long s = static_cast<long>(seconds + 0.5);
   char buf[32];

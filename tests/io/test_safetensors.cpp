@@ -375,8 +375,7 @@ TEST_CASE("the golden fixture reads with its documented layout", "[safetensors][
   for (const auto& e : std::filesystem::directory_iterator(bitlin_test::fixture_dir())) {
     const std::string n = e.path().filename().string();
     const std::string suffix = "_cases.safetensors";
-    if (n.size() > suffix.size() &&
-        n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
+    if (n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
       files.push_back(e.path().string());
   }
   REQUIRE(!files.empty());

@@ -255,9 +255,10 @@ TEST_CASE("malformed configs are rejected naming the field", "[model][errors]") 
              }),
              Catch::Contains("rope_scaling.type"));
   // heads + 1 never divides the head count, whatever the fixture.
-  CHECK_THAT(
-      msg([](auto& j) { j["num_key_value_heads"] = j["num_attention_heads"].template get<int>() + 1; }),
-      Catch::Contains("num_key_value_heads"));
+  CHECK_THAT(msg([](auto& j) {
+               j["num_key_value_heads"] = j["num_attention_heads"].template get<int>() + 1;
+             }),
+             Catch::Contains("num_key_value_heads"));
   CHECK_THAT(msg([](auto& j) { j.erase("hidden_size"); }), Catch::Contains("hidden_size"));
   CHECK_THAT(msg([](auto& j) { j["vocab_size"] = "many"; }), Catch::Contains("vocab_size"));
   CHECK_THAT(msg([](auto& j) { j["quantization_config"]["linear_class"] = "fp8"; }),

@@ -294,16 +294,16 @@ class sharded_block {
       for (index_t h = h0; h < h1; ++h) {
         const index_t g = h / group;
         attention_args a{qkv.data() + h * d,
-                                qkv.cols(),
-                                kv.k.data() + g * d,
-                                kv.v.data() + g * d,
-                                kv.k.cols(),
-                                attn.data() + h * d,
-                                attn.cols(),
-                                T,
-                                pos0,
-                                d,
-                                scale};
+                         qkv.cols(),
+                         kv.k.data() + g * d,
+                         kv.v.data() + g * d,
+                         kv.k.cols(),
+                         attn.data() + h * d,
+                         attn.cols(),
+                         T,
+                         pos0,
+                         d,
+                         scale};
         attend_head(a);
       }
     });

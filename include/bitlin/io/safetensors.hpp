@@ -211,7 +211,8 @@ class file_bytes {
 #endif
   }
 
-  static file_bytes load(const std::string& path, load_mode mode, const char* kind = "safetensors") {
+  static file_bytes load(const std::string& path, load_mode mode,
+                         const char* kind = "safetensors") {
 #ifdef BITLIN_IO_HAVE_MMAP
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -228,8 +229,7 @@ class file_bytes {
     if (!S_ISREG(st.st_mode))
       throw error(::bitlin::detail::concat(kind, " file '", path, "' is not a regular file"));
     if (static_cast<std::uint64_t>(st.st_size) > std::numeric_limits<std::size_t>::max())
-      throw error(
-          ::bitlin::detail::concat(kind, " file '", path, "' is too large to address"));
+      throw error(::bitlin::detail::concat(kind, " file '", path, "' is too large to address"));
     const auto size = static_cast<std::size_t>(st.st_size);
     file_bytes out;
     if (size == 0) return out;

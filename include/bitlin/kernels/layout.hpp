@@ -17,8 +17,8 @@
 //
 // and kernels are found by (arch tag, layout): `kernels::gemm_kernel(arch::X, L)` returning a
 // kernel_entry<detail::kernel_fn>; the scalar one must exist, ISA ones are optional (the lineage
-// falls back). Activations reach every layout's kernels as activation_rows (kernels/kernel_args.hpp).
-// The layouts bitlin ships are listed in kernels/layouts.hpp.
+// falls back). Activations reach every layout's kernels as activation_rows
+// (kernels/kernel_args.hpp). The layouts bitlin ships are listed in kernels/layouts.hpp.
 #pragma once
 
 #include <cstdint>

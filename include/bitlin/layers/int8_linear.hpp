@@ -82,9 +82,8 @@ class int8_linear {
       for (index_t i = 0; i < cols_; ++i)
         xu[static_cast<std::size_t>(i)] =
             static_cast<std::uint8_t>(xq[static_cast<std::size_t>(i)] + 128);
-      ex.parallel_for(rows_, 256, [&](index_t n0, index_t n1) {
-        fn(q_.data(), cols_, n0, n1, xu_p, acc_p);
-      });
+      ex.parallel_for(rows_, 256,
+                      [&](index_t n0, index_t n1) { fn(q_.data(), cols_, n0, n1, xu_p, acc_p); });
       float* y = Y + t * ldy;
       for (index_t n = 0; n < rows_; ++n) {
         const auto i = static_cast<std::size_t>(n);

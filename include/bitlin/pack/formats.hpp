@@ -1,4 +1,5 @@
-// The list of portable formats; the format tests are templated over it (tests/foundation/test_pack.cpp).
+// The list of portable formats; the format tests are templated over it
+// (tests/foundation/test_pack.cpp).
 #pragma once
 
 #include "bitlin/pack/binary_b1.hpp"
