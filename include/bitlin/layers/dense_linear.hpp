@@ -17,7 +17,7 @@
 #include "bitlin/core/error.hpp"
 #include "bitlin/core/types.hpp"
 #include "bitlin/gemm/executor.hpp"
-#include "bitlin/io/half.hpp"
+#include "bitlin/core/half.hpp"
 #include "bitlin/kernels/dense/kernels.hpp"
 #include "bitlin/kernels/dispatch.hpp"
 
