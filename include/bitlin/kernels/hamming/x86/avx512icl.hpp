@@ -14,6 +14,7 @@
 #include "bitlin/config/arch.hpp"
 #include "bitlin/kernels/dispatch.hpp"
 #include "bitlin/kernels/hamming/args.hpp"
+#include "bitlin/kernels/hamming/x86/avx512bw.hpp"
 
 #define BITLIN_ICL_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vpopcntdq")))
 
@@ -46,7 +47,11 @@ BITLIN_ICL_TARGET inline void rows_vs_query(const std::uint8_t* q, const std::ui
                                             qv, _mm512_maskz_loadu_epi64(m, d + r * ldd + c))));
   }
 #pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) out[r] = static_cast<std::int32_t>(_mm512_reduce_add_epi64(acc[r]));
+  for (int r = 0; r < R; ++r) {
+    // (the shared maskz fold: GCC 12 warns falsely about _mm512_reduce_add_epi64's undefined lanes)
+    const __m128i s = hamming_avx512bw_fold(acc[r]);
+    out[r] = static_cast<std::int32_t>(_mm_cvtsi128_si64(s) + _mm_extract_epi64(s, 1));
+  }
 }
 
 BITLIN_ICL_TARGET inline void hamming(const std::uint8_t* q, index_t nq, index_t ldq,
