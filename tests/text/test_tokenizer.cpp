@@ -166,8 +166,10 @@ TEST_CASE("tokenizer: BPE on short and long pieces equals the lowest-rank-first 
   };
   const std::string text = bitlin_test::toy_training_text();
   std::mt19937 rng(5);
-  std::vector<std::string> cases = {std::string(700, 'e'), std::string(49, 't'),
-                                    std::string(48, ' '), "the the the the"};
+  // 254..256: the longest cached pieces, whose length no longer fits the cache's slot.
+  std::vector<std::string> cases = {
+      std::string(700, 'e'), std::string(49, 't'),  std::string(48, ' '), "the the the the",
+      std::string(254, 'h'), std::string(255, 'h'), std::string(256, 'h')};
   for (int rep = 0; rep < 200; ++rep) {
     const std::size_t len = 1 + rng() % (rep < 100 ? 60 : 700);
     std::string s;

@@ -73,28 +73,39 @@ inline std::uint64_t hash_bytes(const char* p, std::size_t n) {
   return h ^ (h >> 29);
 }
 
-// Byte strings -> uint32 values, open addressing with linear probing at load <= 1/2. The strings
-// live in one arena (no allocation per entry); a slot holds 32 bits of the hash so that a probe
-// compares bytes only on a likely hit.
+// Byte strings -> 24-bit values, open addressing with linear probing at load <= 1/2. A slot holds
+// the string's first 8 bytes, its length and the value, so that a probe for a piece of at most 8
+// bytes (most pieces) never touches the arena holding the strings: one cache miss per lookup.
 class byte_table {
  public:
   static constexpr std::uint32_t absent = UINT32_MAX;
+  static constexpr std::uint32_t max_value = (1u << 24) - 1;
 
   std::uint32_t find(const char* p, std::size_t n, std::uint64_t h) const {
     if (slots_.empty()) return absent;
-    const auto tag = static_cast<std::uint32_t>(h);
+    const std::uint64_t hd = head(p, n);
+    const std::uint32_t l8 = n < 255 ? static_cast<std::uint32_t>(n) : 255u;
     for (std::size_t i = h >> shift_;; i = (i + 1) & mask_) {
       const slot& s = slots_[i];
-      if (s.len == 0) return absent;
-      if (s.tag == tag && s.len == n && equal(arena_.data() + s.off, p, n)) return s.value;
+      if (s.meta == 0) return absent;
+      if ((s.meta & 255u) != l8 || s.head != hd) continue;
+      if (n <= 8) return s.meta >> 8;
+      if (l8 == 255 && stored_length(s.off) != n) continue;
+      if (equal(arena_.data() + s.off + 8, p + 8, n - 8)) return s.meta >> 8;
     }
   }
-  // Adds a string that is not in the table (n > 0).
+  // Adds a string that is not in the table (n > 0, value <= max_value).
   void insert(const char* p, std::size_t n, std::uint64_t h, std::uint32_t value) {
     if (2 * (size_ + 1) > slots_.size()) grow();
-    const auto off = static_cast<std::uint32_t>(arena_.size());
+    if (n >= 255) {  // the length does not fit the slot: it precedes the bytes in the arena
+      const auto len = static_cast<std::uint64_t>(n);
+      arena_.append(reinterpret_cast<const char*>(&len), sizeof len);
+    }
+    const std::size_t off = arena_.size();
+    BITLIN_REQUIRE(off <= UINT32_MAX - n, value_error, "byte_table: more than 4 GiB of strings");
     arena_.append(p, n);
-    place(slot{off, static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(h), value}, h);
+    const std::uint32_t l8 = n < 255 ? static_cast<std::uint32_t>(n) : 255u;
+    place(slot{head(p, n), static_cast<std::uint32_t>(off), l8 | (value << 8)}, h);
     ++size_;
   }
   void prefetch(std::uint64_t h) const {
@@ -110,8 +121,28 @@ class byte_table {
 
  private:
   struct slot {
-    std::uint32_t off, len, tag, value;  // len 0: empty (no empty string is ever stored)
+    std::uint64_t head;  // the first 8 bytes, zero-padded
+    std::uint32_t off;   // of the bytes in the arena
+    std::uint32_t meta;  // min(length, 255) | value << 8; 0: empty (no empty string is stored)
   };
+  static std::uint64_t head(const char* p, std::size_t n) {
+    std::uint64_t w = 0;
+    if (n >= 8) {
+      std::memcpy(&w, p, 8);
+    } else {
+      for (std::size_t i = 0; i < n; ++i)
+        w |= static_cast<std::uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+    }
+    return w;
+  }
+  std::size_t stored_length(std::uint32_t off) const {
+    std::uint64_t len;
+    std::memcpy(&len, arena_.data() + off - sizeof len, sizeof len);
+    return static_cast<std::size_t>(len);
+  }
+  std::size_t length(const slot& s) const {
+    return (s.meta & 255u) < 255 ? (s.meta & 255u) : stored_length(s.off);
+  }
   // Pieces are short: word compares inline instead of a call to memcmp.
   static bool equal(const char* a, const char* b, std::size_t n) {
     for (; n >= 8; a += 8, b += 8, n -= 8) {
@@ -126,17 +157,17 @@ class byte_table {
   }
   void place(const slot& s, std::uint64_t h) {
     std::size_t i = h >> shift_;
-    while (slots_[i].len != 0) i = (i + 1) & mask_;
+    while (slots_[i].meta != 0) i = (i + 1) & mask_;
     slots_[i] = s;
   }
   void grow() {
     const std::size_t cap = slots_.empty() ? 1024 : 2 * slots_.size();
-    std::vector<slot, ::bitlin::detail::huge_page_allocator<slot>> old(cap, slot{0, 0, 0, 0});
+    std::vector<slot, ::bitlin::detail::huge_page_allocator<slot>> old(cap, slot{0, 0, 0});
     old.swap(slots_);
     mask_ = cap - 1;
     shift_ = 64u - static_cast<unsigned>(__builtin_ctzll(cap));
     for (const slot& s : old)
-      if (s.len != 0) place(s, hash_bytes(arena_.data() + s.off, s.len));
+      if (s.meta != 0) place(s, hash_bytes(arena_.data() + s.off, length(s)));
   }
   std::vector<slot, ::bitlin::detail::huge_page_allocator<slot>> slots_;
   std::string arena_;
@@ -214,6 +245,7 @@ class bpe_tokenizer {
   static constexpr std::size_t max_cache_entries = std::size_t{1} << 18;
   static constexpr std::size_t max_cache_bytes = std::size_t{1} << 24;
   static constexpr std::size_t max_cached_piece = 256;
+  static_assert(max_cache_entries <= detail::byte_table::max_value, "cache indices fit a slot");
 
   // What one encode in progress needs besides the (immutable) tokenizer: the regex match data,
   // BPE scratch and the piece cache. One per thread for concurrent encoding; `cache` false makes
