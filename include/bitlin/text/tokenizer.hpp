@@ -18,13 +18,15 @@
 // Speed (a cold encode, where every piece is looked up or merged afresh, is what a new text costs):
 // the whole-piece lookup (`ignore_merges`, Llama 3) is one probe of an open-addressing table keyed
 // on the piece's raw bytes, so no piece is mapped to the byte alphabet or copied into a string;
-// merge ranks live in an open-addressing table keyed on the (left id, right id) pair packed into 64
-// bits; BPE keeps the rank of every adjacent pair and re-probes only the two pairs a merge changes
-// (short pieces: a linear scan of the ranks; long ones: a heap, so hostile input stays
-// O(n log n)); the regex runs through pcre2_jit_match with match data reused across calls. Pieces
-// that needed merges are memoized in a byte-keyed cache (bounded: cleared when full). encode()
-// uses the tokenizer's own scratch, so one tokenizer serves one thread at a time that way;
-// concurrent callers pass their own encode_state, and encode_batch spreads texts over an executor.
+// merge ranks live in an open-addressing table keyed on the (left id, right id) pair, pair and rank
+// packed into one 64-bit slot; BPE keeps the rank of every adjacent pair and re-probes only the two
+// pairs a merge changes (short pieces: a linear scan of the ranks; long ones: a heap, so hostile
+// input stays O(n log n)); pieces go through in batches with their table slots prefetched, and the
+// big tables sit on huge pages; the regex runs through pcre2_jit_match with match data reused
+// across calls. Pieces that needed merges are memoized in a byte-keyed cache (bounded: cleared when
+// full). encode() uses the tokenizer's own scratch, so one tokenizer serves one thread at a time
+// that way; concurrent callers pass their own encode_state, and encode_batch spreads texts over an
+// executor.
 #pragma once
 
 #ifndef PCRE2_CODE_UNIT_WIDTH
