@@ -84,12 +84,19 @@ class weight_epilogue {
 namespace detail {
 
 // The kernel of (isa, layout): the most derived arch tag with a kernel for the layout.
+// (Declared only when the tables are prebuilt: src/kernel_tables.cpp instantiates it for every
+// layout of all_kernel_layouts.)
 template <class Layout>
-const kernel_entry<kernel_fn>& gemm_kernel_of(isa i) {
+const kernel_entry<kernel_fn>& gemm_kernel_of(isa i)
+#if BITLIN_KERNEL_TABLES_EXTERN
+    ;
+#else
+{
   static const auto table =
       isa_table<kernel_fn>([](auto tag) { return kernels::gemm_kernel(tag, Layout{}); });
   return table[static_cast<std::size_t>(i)];
 }
+#endif
 
 // Work split: panels of 64 rows x blocks of up to 96 tokens, panel-major so that a chunk of
 // consecutive items reuses one weight panel from cache across its token blocks.
@@ -99,8 +106,9 @@ constexpr index_t token_block = 96;
 // The least work (multiply-adds, padded K) a chunk handed to another thread must carry. Below it
 // the hand-over (publishing the job, a worker noticing it, the caller waiting for the last chunk;
 // a futex wake-up when the worker sleeps) costs more than the work saves, so a small product runs
-// whole on the calling thread and 2 threads are never slower than 1. The default comes from
-// bitlin_bench's gemv_threads rows (1 vs 2 threads, with and without this threshold, in one run).
+// whole on the calling thread and 2 threads are never slower than 1. The default, 2^21, is about
+// 10 us of one core's AVX-512 VNNI GEMV (200 G MAC/s), several times a hand-over to a spinning
+// worker; bitlin_bench's gemv_threads rows compare 1 and 2 threads with and without it in one run.
 // Chunking never changes results: each output is computed by one chunk in the same order.
 inline std::atomic<std::int64_t>& min_chunk_macs_setting() {
   static std::atomic<std::int64_t> v{std::int64_t{1} << 21};

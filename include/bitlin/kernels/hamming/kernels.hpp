@@ -9,17 +9,18 @@
 #if defined(BITLIN_ARCH_X86)
 #include "bitlin/kernels/hamming/x86/avx2.hpp"
 #include "bitlin/kernels/hamming/x86/avx512bw.hpp"
+#include "bitlin/kernels/hamming/x86/avx512icl.hpp"
 #include "bitlin/kernels/hamming/x86/sse41.hpp"
+#endif
+#if defined(BITLIN_ARCH_AARCH64)
+#include "bitlin/kernels/hamming/arm/neon.hpp"
+#include "bitlin/kernels/hamming/arm/neon_dotprod.hpp"
 #endif
 
 namespace bitlin {
 namespace detail {
 
-inline const kernel_entry<hamming_fn>& hamming_kernel_of(isa i) {
-  static const auto table =
-      isa_table<hamming_fn>([](auto tag) { return kernels::hamming_kernel(tag); });
-  return table[static_cast<std::size_t>(i)];
-}
+BITLIN_KERNEL_TABLE(hamming_kernel_of, hamming_fn, kernels::hamming_kernel(tag))
 
 }  // namespace detail
 }  // namespace bitlin
