@@ -172,10 +172,17 @@ void run_gemm(const kernel_weights<Layout>& W, const activation_rows& x, kernel_
   const index_t panels = ceil_div(groups, panel_groups);
   const index_t tblock = tokens <= token_block ? tokens : token_block;
   const index_t tblocks = ceil_div(tokens, tblock);
+  // At most total / min_chunk_macs chunks, all about the same size (a 13 + 3 split of 16 items
+  // would leave one thread doing most of the work).
+  const index_t items = panels * tblocks;
   const std::int64_t item_macs = std::max<std::int64_t>(
       std::int64_t{panel_rows} * W.padded_cols() * std::max<index_t>(tblock, 1), 1);
-  const auto grain = static_cast<index_t>(std::max<std::int64_t>(
-      1, (min_chunk_macs_setting().load(std::memory_order_relaxed) + item_macs - 1) / item_macs));
+  const std::int64_t min_macs = min_chunk_macs_setting().load(std::memory_order_relaxed);
+  index_t grain = 1;
+  if (min_macs > 0) {
+    const std::int64_t chunks = std::max<std::int64_t>(1, items * item_macs / min_macs);
+    grain = static_cast<index_t>((items + chunks - 1) / chunks);
+  }
   ex.parallel_for(panels * tblocks, grain, [&](index_t i0, index_t i1) {
     for (index_t i = i0; i < i1; ++i) {
       const index_t p = i / tblocks, b = i % tblocks;
