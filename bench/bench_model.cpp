@@ -213,14 +213,19 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("kernels", bitlin::isa_name(bitlin::active_isa()));
+  std::string isas;
+  for (const bitlin::isa i : bitlin::supported_isas())
+    isas += (isas.empty() ? "" : " ") + std::string(bitlin::isa_name(i));
+  bitlin_bench::describe_machine(bitlin::isa_name(bitlin::active_isa()), isas);
   summary_reporter rep;
   benchmark::RunSpecifiedBenchmarks(&rep);
 
   // Closing summary: the targets against this run's own limits.
   const bitnet_config c = bitnet_2b_config();
   const bool built = rep.get("model/", "", "resident_MB") != 0.0;
-  std::printf("\n== BitNet-2B-shaped model (%ld layers), kernels %s ==\n",
-              static_cast<long>(c.num_hidden_layers), bitlin::isa_name(bitlin::active_isa()));
+  std::printf("\n== BitNet-2B-shaped model (%ld layers), kernels %s, on %s ==\n",
+              static_cast<long>(c.num_hidden_layers), bitlin::isa_name(bitlin::active_isa()),
+              bitlin_bench::cpu_model().c_str());
   if (built) {
     const double bytes = static_cast<double>(model().bytes_read_per_token());
     const double bytes8 = static_cast<double>(model_int8_head().bytes_read_per_token());
@@ -248,8 +253,8 @@ int main(int argc, char** argv) {
           const double limit = bw * 1e9 / b;
           std::printf(
               "  decode (%s head): %.2f tok/s; limit %.2f tok/s -> %.1f%% (target 85%%); head GEMV "
-              "%.1f GB/s\n",
-              int8 ? "int8" : "BF16", dec, limit, 100.0 * dec / limit, head);
+              "%.1f GB/s = %.1f%% of read bandwidth (target 85%%)\n",
+              int8 ? "int8" : "BF16", dec, limit, 100.0 * dec / limit, head, 100.0 * head / bw);
         }
       }
       if (peak > 0 && p512 > 0) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -74,6 +75,39 @@ std::size_t parse_cache_size(const std::string& text) {
   return value;
 }
 }  // namespace
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, model, implementer, part;
+  const auto value = [&](const std::string& l) {
+    const auto c = l.find(':');
+    std::string v = c == std::string::npos ? std::string() : l.substr(c + 1);
+    v.erase(0, v.find_first_not_of(" \t"));
+    return v;
+  };
+  while (std::getline(in, line)) {
+    const auto starts = [&](const char* key) { return line.rfind(key, 0) == 0; };
+    if (model.empty() && (starts("model name") || starts("Model") || starts("Hardware")))
+      model = value(line);
+    else if (implementer.empty() && starts("CPU implementer"))
+      implementer = value(line);
+    else if (part.empty() && starts("CPU part"))
+      part = value(line);
+  }
+  if (model.empty() && !part.empty()) model = "CPU implementer " + implementer + ", part " + part;
+  if (model.empty()) model = "unknown CPU";
+  return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " logical CPUs";
+}
+
+void describe_machine(const std::string& isa_in_use, const std::string& isas_supported) {
+  const std::string cpu = cpu_model();
+  benchmark::AddCustomContext("cpu_model", cpu);
+  benchmark::AddCustomContext("isa", isa_in_use);
+  benchmark::AddCustomContext("isas_supported", isas_supported);
+  std::printf("machine: %s; kernels in use: %s (supported: %s)\n", cpu.c_str(), isa_in_use.c_str(),
+              isas_supported.c_str());
+  std::fflush(stdout);
+}
 
 std::size_t last_level_cache_bytes() {
 #ifdef _SC_LEVEL3_CACHE_SIZE

@@ -86,11 +86,22 @@ team& shared_team(int threads);
 // split_begin(n, parts, i + 1)), rounded to multiples of `align` except at the end.
 index split_begin(index n, int parts, int i, index align = 1);
 
+// What the machine is, for every benchmark program's output and JSON context: the CPU model as
+// /proc/cpuinfo names it ("model name" on x86; "Model", "Hardware" or implementer/part on Arm;
+// "unknown CPU" elsewhere) and the logical CPU count.
+std::string cpu_model();
+// Adds cpu_model, isa (the kernels the dispatcher runs) and isas_supported to Google Benchmark's
+// context (printed in the console header and stored in the JSON) and prints them on one line.
+void describe_machine(const std::string& isa_in_use, const std::string& isas_supported);
+
 // Registration hooks, one per source file; main.cpp calls them in a fixed order.
 void register_machine_benchmarks();  // stream_read, peak_int8
 // The best of five sums over 512 MiB (stream_read's loop) by `threads` threads, in GB/s; measured
 // once per thread count and cached, for counters stated as a fraction of read bandwidth.
 double measured_read_gbps(int threads);
+// gemv_threads/bitlin_<isa>[_split_all]/<N>x<K>/threads:<t> (bench_ternary.cpp): whether 2
+// threads beat 1 on small and large GEMVs, with and without the library's work threshold.
+void register_thread_threshold_benchmarks();
 // hamming_topk/<impl>/<N>x<B>/queries:<Q>/k:<k>/threads:<t> (bench_hamming.cpp).
 void register_hamming_benchmarks();
 

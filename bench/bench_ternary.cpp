@@ -169,6 +169,37 @@ void ref_bench(benchmark::State& state, kind k, shape s, index tokens, int threa
 
 }  // namespace
 
+void register_thread_threshold_benchmarks() {
+  // Small to large GEMVs on the library's own ISA: 1 thread, 2 threads as shipped (products below
+  // bitlin::min_chunk_macs() per chunk stay on the calling thread) and 2 threads with every
+  // product split (threshold 0, what the library did before), all in one run.
+  const bitlin::isa target = bitlin::active_isa();
+  const std::string isa = std::string("bitlin_") + bitlin::isa_name(target);
+  const shape shapes[] = {{256, 256},   {512, 1024},  {1024, 1024}, {1024, 2560},
+                          {2560, 2560}, {2560, 6912}, {6912, 2560}};
+  for (const shape s : shapes) {
+    const std::string tail = "/" + std::to_string(s.n) + "x" + std::to_string(s.k) + "/threads:";
+    for (const int threads : {1, 2}) {
+      benchmark::RegisterBenchmark(("gemv_threads/" + isa + tail + std::to_string(threads)).c_str(),
+                                   [=](benchmark::State& st) {
+                                     bitlin_bench<bitlin::i2_tile>(st, target, kind::gemv, s, 1,
+                                                                   threads);
+                                   })
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
+    }
+    benchmark::RegisterBenchmark(("gemv_threads/" + isa + "_split_all" + tail + "2").c_str(),
+                                 [=](benchmark::State& st) {
+                                   const std::int64_t keep = bitlin::min_chunk_macs();
+                                   bitlin::set_min_chunk_macs(0);
+                                   bitlin_bench<bitlin::i2_tile>(st, target, kind::gemv, s, 1, 2);
+                                   bitlin::set_min_chunk_macs(keep);
+                                 })
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
+  }
+}
+
 std::vector<impl_bench> ternary_benchmarks(kind k, shape s, index tokens, int threads) {
   std::vector<impl_bench> out;
   // The reference is far slower than everything else: only one token or a few, and hot weights

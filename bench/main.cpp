@@ -11,11 +11,13 @@
 //   gemv_cold/<impl>/<N>x<K>/threads:<t>
 //   stream_read/<bytes>/threads:<t>
 //   peak_int8/<instr>/threads:<t>
+//   gemv_threads/bitlin_<isa>[_split_all]/<N>x<K>/threads:<t>     (bench_ternary.cpp)
 //   hamming_topk/<impl>/<N>x<B>/queries:<Q>/k:<k>/threads:<t>   (bench_hamming.cpp)
 // scripts/bench_table.py turns the JSON output into ratio tables.
 #include <cstdio>
 
 #include "bench_support.hpp"
+#include "bitlin/config/cpu.hpp"
 
 namespace {
 
@@ -60,9 +62,15 @@ int main(int argc, char** argv) {
       for (int t : bench_threads()) register_grid_point(kind::gemm, s, m, t);
     register_cold(s);
   }
+  register_thread_threshold_benchmarks();
   register_hamming_benchmarks();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  std::string isas;
+  for (const bitlin::isa i : bitlin::supported_isas())
+    isas += (isas.empty() ? "" : " ") + std::string(bitlin::isa_name(i));
+  // Every bitlin_<isa> row names its kernels; "isa" is what the library itself picks here.
+  describe_machine(bitlin::isa_name(bitlin::active_isa()), isas);
   benchmark::AddCustomContext("cold_set_MiB", std::to_string(cold_set_bytes() >> 20));
   benchmark::AddCustomContext("llc_reported_MiB", std::to_string(last_level_cache_bytes() >> 20));
   benchmark::RunSpecifiedBenchmarks();

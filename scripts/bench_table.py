@@ -52,6 +52,9 @@ NAME_RE = {
     "stream_read": re.compile(r"^stream_read/(?P<bytes>\d+)/threads:(?P<t>\d+)$"),
     "peak_int8": re.compile(r"^peak_int8/(?P<instr>[^/]+)/threads:(?P<t>\d+)$"),
 }
+GEMV_THREADS_RE = re.compile(
+    r"^gemv_threads/(?P<impl>[^/]+)/(?P<n>\d+)x(?P<k>\d+)/threads:(?P<t>\d+)$"
+)
 KIND_ORDER = {"gemv": 0, "gemm": 1, "gemv_cold": 2}
 
 
@@ -509,7 +512,48 @@ def write_png(products, path):
     return True
 
 
-def peers_section(products, out):
+def gemv_threads_section(runs, out):
+    """Issue 8 item 4: GEMV on 2 threads must not be slower than on 1, for any shape."""
+    cells = defaultdict(dict)  # (n, k) -> column -> run
+    for name, run in runs.items():
+        m = GEMV_THREADS_RE.match(name)
+        if not m:
+            continue
+        split = m.group("impl").endswith("_split_all")
+        col = "split" if split else f"t{m.group('t')}"
+        cells[(int(m.group("n")), int(m.group("k")))][col] = run
+    if not cells:
+        return
+    out.append("## GEMV on 1 vs 2 threads (2 threads must never be slower)")
+    out.append("")
+    out.append(
+        "Products below the library's per-chunk work threshold (`bitlin::min_chunk_macs()`) stay on"
+        " the calling thread; the last column splits every product, as before the threshold."
+    )
+    out.append("")
+    out.append("| shape | M MACs | 1 thread | 2 threads | 2 / 1 | result | 2 threads, all split | all split / 1 |")
+    out.append("|---|---:|---:|---:|---:|---|---:|---:|")
+    for (n, k), c in sorted(cells.items(), key=lambda kv: kv[0][0] * kv[0][1]):
+        t1, t2, sp = c.get("t1"), c.get("t2"), c.get("split")
+        r = t2["time_us"] / t1["time_us"] if (t1 and t2) else None
+        rs = sp["time_us"] / t1["time_us"] if (t1 and sp) else None
+        out.append(
+            "| {}x{} | {:.2f} | {} | {} | {} | {} | {} | {} |".format(
+                n,
+                k,
+                n * k / 1e6,
+                fmt_time(t1["time_us"]) if t1 else "-",
+                fmt_time(t2["time_us"]) if t2 else "-",
+                "-" if r is None else f"{r:.2f}",
+                "-" if r is None else ("PASS" if r <= 1.0 else "MISS"),
+                fmt_time(sp["time_us"]) if sp else "-",
+                "-" if rs is None else f"{rs:.2f}",
+            )
+        )
+    out.append("")
+
+
+def peers_section(products, out, this_cpu=None):
     rows = []
     for kind, peer_us in (("gemv", PEER_GEMV_HOT_US), ("gemv_cold", PEER_GEMV_COLD_US)):
         for threads in (1, 2):
@@ -533,6 +577,11 @@ def peers_section(products, out):
     if not rows:
         return
     out.append("## Against peers measured on another machine (AMD Zen 5, 2026-11-22: llama.cpp TQ2_0, bitnet.cpp I2_S)")
+    out.append("")
+    out.append(
+        f"The peer column was not measured in this run (this run: {this_cpu or 'CPU not recorded'});"
+        " the ratios compare different machines and are only a scale."
+    )
     out.append("")
     out.append("| case | bitlin (this run) | peer (Zen 5, 2026-11-22) | ratio (different machines) |")
     out.append("|---|---:|---:|---:|")
@@ -578,6 +627,10 @@ def main(argv=None):
             worst_load = max(worst_load, load[0])
         if "cold_set_MiB" in context:
             line += f", cold set {context['cold_set_MiB']} MiB"
+        # What the machine is (bitlin_bench's describe_machine); older JSON files lack it.
+        line += f", CPU {context.get('cpu_model', 'not recorded')}"
+        if "isa" in context:
+            line += f", library's kernels {context['isa']} (supported: {context.get('isas_supported', '?')})"
         out.append(line + ".")
         out.append("")
     if len(args.json) > 1 or args.best:
@@ -601,7 +654,9 @@ def main(argv=None):
         group_tables(products, machine, out)
     overview_table(products, machine, out)
     targets_section(products, machine, out)
-    peers_section(products, out)
+    gemv_threads_section(runs, out)
+    cpus = sorted({c.get("cpu_model") for c in contexts if c.get("cpu_model")})
+    peers_section(products, out, "; ".join(cpus) if cpus else None)
     try:
         print("\n".join(out))
         sys.stdout.flush()

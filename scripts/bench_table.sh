@@ -7,7 +7,7 @@
 # CMakeCache.txt yet); scripts/demo.sh passes its release build directory. Without --full (or
 # BITLIN_BENCH_FULL=1) a demo subset runs in a few minutes: GEMV hot and cold at 2560x6912 and
 # 4096x4096, GEMM with 128 tokens at 2560x6912, the 512 MiB read-bandwidth and the int8 peak
-# benchmarks, threads 1 and 2, min time 0.2 s. --full runs every benchmark (about half an hour on
+# benchmarks, the 1-vs-2-thread GEMV ladder (gemv_threads), threads 1 and 2, min time 0.2 s. --full runs every benchmark (about half an hour on
 # 2 cores). BITLIN_BENCH_MIN_TIME overrides the min time. Results go to <repo>/bench-results/:
 # bench-<stamp>.json (Google Benchmark JSON), bench-<stamp>.md (the table) and bench-<stamp>.png
 # (when matplotlib is available). --runs N (default 1) runs the benchmarks N times, one JSON file
@@ -41,6 +41,9 @@ if [[ ! -f "$build/CMakeCache.txt" ]]; then
   echo "==> configuring $build (Release)"
   cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBITLIN_BUILD_BENCHMARKS=ON
 fi
+# What the machine is, before anything else (bitlin_bench prints the kernels it uses, and the
+# table repeats both from the JSON context).
+echo "==> machine: $(grep -m1 -E '^(model name|Model|Hardware)' /proc/cpuinfo 2>/dev/null | sed 's/^[^:]*: *//' || echo unknown CPU), $(nproc) CPUs"
 echo "==> building bitlin_bench"
 cmake --build "$build" --target bitlin_bench -j "$jobs"
 bench="$build/bench/bitlin_bench"
@@ -49,7 +52,7 @@ if [[ "$full" == 1 ]]; then
   filter="."
   min_time=${BITLIN_BENCH_MIN_TIME:-0.5}
 else
-  filter='^(stream_read/536870912/|peak_int8/|gemv(_cold)?/[^/]+/(2560x6912|4096x4096)/|gemm/[^/]+/2560x6912/tokens:128/)'
+  filter='^(stream_read/536870912/|peak_int8/|gemv(_cold)?/[^/]+/(2560x6912|4096x4096)/|gemm/[^/]+/2560x6912/tokens:128/|gemv_threads/)'
   min_time=${BITLIN_BENCH_MIN_TIME:-0.2}
 fi
 

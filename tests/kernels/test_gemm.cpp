@@ -13,6 +13,8 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "catch.hpp"
@@ -206,6 +208,66 @@ TEMPLATE_LIST_TEST_CASE("results do not depend on the executor or thread count",
     REQUIRE(y == ref);
 #endif
   }
+}
+
+namespace {
+// Runs every parallel_for on the calling thread and records how it was asked to split.
+struct recording_executor final : executor {
+  mutable std::vector<std::pair<index_t, index_t>> calls;  // (n, grain)
+  int threads() const override { return 2; }
+  void parallel_for(index_t n, index_t grain, chunk_body body) const override {
+    calls.emplace_back(n, grain);
+    if (n > 0) body(0, n);
+  }
+};
+}  // namespace
+
+TEST_CASE("small products stay on the calling thread, large ones are split", "[gemm][threads]") {
+  std::mt19937 rng(8);
+  const auto product = [&](index_t n, index_t k, index_t tokens) {
+    const matrix_i8 W = random_weights<i2_tile>(n, k, rng);
+    const matrix_i8 X = random_acts(tokens, k, rng);
+    const kernel_weights<i2_tile> pw(W);
+    recording_executor ex;
+    matrix_i32 y(tokens, n);
+    gemm(pw, X.data(), tokens, k, y.data(), n, ex);
+    REQUIRE(y == reference_gemm(X, W));
+    return ex.calls.back();  // the kernel loop comes last, after the activation copy
+  };
+  const std::int64_t keep = min_chunk_macs();
+  REQUIRE(keep > 0);
+  // A GEMV below the threshold: one chunk (grain >= items), so no worker is involved.
+  auto [items, grain] = product(256, 256, 1);
+  CHECK(grain >= items);
+  // A GEMV with several times the threshold: split, and each chunk carries at least it.
+  const index_t k = 4096, n = ((4 * keep) / k / 64 + 2) * 64;
+  std::tie(items, grain) = product(n, k, 1);
+  CHECK(grain < items);
+  CHECK(std::int64_t{grain} * 64 * k >= keep);
+  // Threshold 0: split as finely as the executor likes; results identical (checked above).
+  set_min_chunk_macs(0);
+  std::tie(items, grain) = product(256, 256, 1);
+  CHECK(grain == 1);
+  set_min_chunk_macs(keep);
+  CHECK_THROWS_AS(set_min_chunk_macs(-1), value_error);
+  // Every thread count and threshold gives the same bits on a GEMV big enough to be split.
+  const matrix_i8 W = random_weights<i2_tile>(n, 1000, rng);
+  const matrix_i8 X = random_acts(1, 1000, rng);
+  const matrix_i32 ref = reference_gemm(X, W);
+  for (isa path : supported_isas()) {
+    const kernel_weights<i2_tile> pw(W, path);
+    for (const std::int64_t t : {std::int64_t{0}, keep / 8, keep}) {
+      set_min_chunk_macs(t);
+      for (int th : {2, 3}) {
+        thread_pool pool(th);
+        matrix_i32 y(1, n);
+        gemm(pw, X.data(), 1, 1000, y.data(), n, pool);
+        INFO("isa " << isa_name(path) << " threads " << th << " threshold " << t);
+        REQUIRE(y == ref);
+      }
+    }
+  }
+  set_min_chunk_macs(keep);
 }
 
 TEMPLATE_LIST_TEST_CASE("fused epilogue matches the scalar epilogue on every path", "[gemm]",

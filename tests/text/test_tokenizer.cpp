@@ -1,6 +1,8 @@
 // The BPE tokenizer on hand-made vocabularies whose right answers follow from the BPE rules
 // (merge order, ignore_merges, Isolated splitting, added tokens), exact round trips on random
 // valid and invalid UTF-8, the tokenizer a GGUF file embeds, and malformed tokenizer.json files.
+#include <climits>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -124,6 +126,89 @@ TEST_CASE("tokenizer: exact round trip on random valid and invalid UTF-8", "[tex
   // The toy training text compresses (merges were learned from it).
   const std::string text = bitlin_test::toy_training_text();
   CHECK(t.encode(text).size() < text.size() / 2);
+}
+
+TEST_CASE("tokenizer: BPE on short and long pieces equals the lowest-rank-first rescan", "[text]") {
+  // The toy vocabulary without ignore_merges and with one piece per text, so that every text is
+  // merged whole: lengths 1..700 cover the scan (short pieces) and the heap (long ones), and
+  // repeated symbols make rank ties that must go to the leftmost pair.
+  auto j = nlohmann::json::parse(bitlin_test::make_toy_tokenizer_json(512));
+  j["model"]["ignore_merges"] = false;
+  j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "[\\s\\S]+";
+  const auto t = bpe_tokenizer::from_json_text(j.dump());
+  std::map<std::string, std::int32_t> vocab;
+  for (auto it = j["model"]["vocab"].begin(); it != j["model"]["vocab"].end(); ++it)
+    vocab[it.key()] = it->get<std::int32_t>();
+  std::map<std::pair<std::string, std::string>, int> rank;
+  for (const auto& m : j["model"]["merges"])
+    rank.emplace(std::make_pair(m[0].get<std::string>(), m[1].get<std::string>()),
+                 static_cast<int>(rank.size()));
+  const auto reference = [&](const std::string& s) {
+    std::vector<std::string> sym;
+    for (const char c : s) sym.push_back(bitlin_test::toy_byte_char(static_cast<unsigned char>(c)));
+    for (;;) {
+      std::size_t best = 0;
+      int best_rank = INT32_MAX;
+      for (std::size_t k = 0; k + 1 < sym.size(); ++k) {
+        const auto it = rank.find({sym[k], sym[k + 1]});
+        if (it != rank.end() && it->second < best_rank) {
+          best_rank = it->second;
+          best = k;
+        }
+      }
+      if (best_rank == INT32_MAX) break;
+      sym[best] += sym[best + 1];
+      sym.erase(sym.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+    }
+    ids out;
+    for (const auto& x : sym) out.push_back(vocab.at(x));
+    return out;
+  };
+  const std::string text = bitlin_test::toy_training_text();
+  std::mt19937 rng(5);
+  // 254..256: the longest cached pieces, whose length no longer fits the cache's slot.
+  std::vector<std::string> cases = {
+      std::string(700, 'e'), std::string(49, 't'),  std::string(48, ' '), "the the the the",
+      std::string(254, 'h'), std::string(255, 'h'), std::string(256, 'h')};
+  for (int rep = 0; rep < 200; ++rep) {
+    const std::size_t len = 1 + rng() % (rep < 100 ? 60 : 700);
+    std::string s;
+    while (s.size() < len) {
+      const std::size_t at = rng() % text.size();
+      s += text.substr(at, 1 + rng() % 12);
+    }
+    cases.push_back(s.substr(0, len));
+  }
+  bpe_tokenizer::encode_state uncached(/*cache=*/false);
+  for (const auto& s : cases) {
+    CAPTURE(s);
+    const auto want = reference(s);
+    REQUIRE(t.encode(s) == want);
+    REQUIRE(t.encode(s) == want);  // again, from the piece cache
+    ids v;
+    t.encode(s.data(), s.size(), uncached, v);
+    REQUIRE(v == want);
+  }
+  CHECK(uncached.cached_pieces() == 0);
+}
+
+TEST_CASE("tokenizer: encode_batch on threads and encode_state give encode's ids",
+          "[text][threads]") {
+  const auto t = bpe_tokenizer::from_json_text(bitlin_test::make_toy_tokenizer_json(512));
+  std::vector<std::string> texts;
+  std::mt19937 rng(3);
+  const std::string text = bitlin_test::toy_training_text();
+  for (int i = 0; i < 64; ++i) texts.push_back(text.substr(rng() % text.size()) + "<|eot_id|>");
+  const bitlin::thread_pool pool(2);
+  const auto batch = t.encode_batch(texts, pool);
+  REQUIRE(batch.size() == texts.size());
+  bpe_tokenizer::encode_state st;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    CHECK(batch[i] == t.encode(texts[i]));
+    ids v = {7};  // appends
+    t.encode(texts[i].data(), texts[i].size(), st, v);
+    CHECK(ids(v.begin() + 1, v.end()) == batch[i]);
+  }
 }
 
 TEST_CASE("tokenizer: the vocabulary a GGUF file embeds tokenizes as the tokenizer.json does",

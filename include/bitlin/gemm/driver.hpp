@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -102,6 +103,18 @@ const kernel_entry<kernel_fn>& gemm_kernel_of(isa i)
 constexpr index_t panel_rows = 64;
 constexpr index_t token_block = 96;
 
+// The least work (multiply-adds, padded K) a chunk handed to another thread must carry. Below it
+// the hand-over (publishing the job, a worker noticing it, the caller waiting for the last chunk;
+// a futex wake-up when the worker sleeps) costs more than the work saves, so a small product runs
+// whole on the calling thread and 2 threads are never slower than 1. The default, 2^21, is about
+// 10 us of one core's AVX-512 VNNI GEMV (200 G MAC/s), several times a hand-over to a spinning
+// worker; bitlin_bench's gemv_threads rows compare 1 and 2 threads with and without it in one run.
+// Chunking never changes results: each output is computed by one chunk in the same order.
+inline std::atomic<std::int64_t>& min_chunk_macs_setting() {
+  static std::atomic<std::int64_t> v{std::int64_t{1} << 21};
+  return v;
+}
+
 // Per-thread buffers reused across calls, so a GEMV allocates nothing (they keep the largest
 // size seen on each calling thread).
 struct gemm_scratch {
@@ -159,7 +172,18 @@ void run_gemm(const kernel_weights<Layout>& W, const activation_rows& x, kernel_
   const index_t panels = ceil_div(groups, panel_groups);
   const index_t tblock = tokens <= token_block ? tokens : token_block;
   const index_t tblocks = ceil_div(tokens, tblock);
-  ex.parallel_for(panels * tblocks, 1, [&](index_t i0, index_t i1) {
+  // At most total / min_chunk_macs chunks, all about the same size (a 13 + 3 split of 16 items
+  // would leave one thread doing most of the work).
+  const index_t items = panels * tblocks;
+  const std::int64_t item_macs = std::max<std::int64_t>(
+      std::int64_t{panel_rows} * W.padded_cols() * std::max<index_t>(tblock, 1), 1);
+  const std::int64_t min_macs = min_chunk_macs_setting().load(std::memory_order_relaxed);
+  index_t grain = 1;
+  if (min_macs > 0) {
+    const std::int64_t chunks = std::max<std::int64_t>(1, items * item_macs / min_macs);
+    grain = static_cast<index_t>((items + chunks - 1) / chunks);
+  }
+  ex.parallel_for(panels * tblocks, grain, [&](index_t i0, index_t i1) {
     for (index_t i = i0; i < i1; ++i) {
       const index_t p = i / tblocks, b = i % tblocks;
       fn(a, p * panel_groups, std::min(groups, (p + 1) * panel_groups), b * tblock,
@@ -193,6 +217,16 @@ void check_rows(const char* what, const kernel_weights<Layout>& W, const activat
 }
 
 }  // namespace detail
+
+// The work threshold for splitting a product across threads (see detail::min_chunk_macs_setting);
+// 0 splits every product as finely as the executor likes (what benchmarks compare against).
+inline std::int64_t min_chunk_macs() {
+  return detail::min_chunk_macs_setting().load(std::memory_order_relaxed);
+}
+inline void set_min_chunk_macs(std::int64_t macs) {
+  BITLIN_REQUIRE(macs >= 0, value_error, "set_min_chunk_macs: ", macs, " is negative");
+  detail::min_chunk_macs_setting().store(macs, std::memory_order_relaxed);
+}
 
 // Which ISA's kernel a product with these weights runs (after the lineage fallback).
 template <class Layout>
