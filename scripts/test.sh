@@ -103,18 +103,19 @@ asan_stage() {
     -R '^test_' -E '@'
 }
 
-# The programs holding [threads] cases; the preset's test filter runs only those cases.
-tsan_tests='^test_(gemm_executor|gemm|gemm_bit_linear|bitnet_model|limits)$'
+# The programs holding [threads] cases (found by their tag); the preset's test filter runs only
+# those cases.
+mapfile -t tsan_targets < <(grep -rl --include='test_*.cpp' '\[threads\]' tests |
+  xargs -n1 basename | sed 's/\.cpp$//' | sort)
 tsan_stage() {
   step "clang++-14 ThreadSanitizer: configure and build the threaded tests"
   run "tsan: configure" cmake --preset tsan -B "$build_root/tsan" || return
-  run "tsan: build" cmake --build "$build_root/tsan" -j "$jobs" --target \
-    test_gemm_executor test_gemm test_gemm_bit_linear test_bitnet_model \
-    test_limits || return
+  run "tsan: build" cmake --build "$build_root/tsan" -j "$jobs" --target "${tsan_targets[@]}" ||
+    return
   step "ThreadSanitizer: run the [threads] test cases"
   run "tsan: ctest" env TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
     ctest --test-dir "$build_root/tsan" -j "$jobs" --output-on-failure --no-tests=error \
-    -R "$tsan_tests"
+    -R "^($(IFS='|'; echo "${tsan_targets[*]}"))\$"
 }
 
 fuzz_stage() {
