@@ -158,8 +158,9 @@ class bit_linear {
     BITLIN_REQUIRE(opt_.act_groups.rows_per_group == 1 && opt_.act_groups.cols_per_group == 0,
                    value_error, "bit_linear: an activation_buffer holds per-token scales");
     if (opt_.norm == norm_kind::none && in_scale_.empty()) {
-      const matrix_f xc = x;  // a Ref may have any stride; the buffer reads rows
-      out.quantize(xc.data(), xc.rows(), xc.cols(), xc.cols(), ActBits, *exec_);
+      // Row-major with unit inner stride (the Ref's type), so rows are read in place.
+      out.quantize(x.data(), x.rows(), x.rows() > 1 ? x.outerStride() : x.cols(), x.cols(), ActBits,
+                   *exec_);
     } else {
       const matrix_f normed = normalize(x);
       out.quantize(normed.data(), normed.rows(), normed.cols(), normed.cols(), ActBits, *exec_);
