@@ -227,10 +227,18 @@ class bit_linear {
         BITLIN_REQUIRE(std::isfinite(bias_[i]), value_error, "bit_linear: bias ", i, " is ",
                        bias_[i]);
     }
-    for (index_t n = 0; n < q.rows(); ++n)
-      for (index_t k = 0; k < q.cols(); ++k)
-        BITLIN_REQUIRE(WeightKind::valid(q(n, k)), value_error, "bit_linear: weight (", n, ", ", k,
-                       ") = ", static_cast<int>(q(n, k)), " is not a ", WeightKind::name, " value");
+    // Branch-free first (training builds its layers every step), the named search only on failure.
+    unsigned bad = 0;
+    for (index_t n = 0; n < q.rows(); ++n) {
+      const std::int8_t* w = q.data() + n * q.outerStride();
+      for (index_t k = 0; k < q.cols(); ++k) bad |= static_cast<unsigned>(!WeightKind::valid(w[k]));
+    }
+    if (bad != 0)
+      for (index_t n = 0; n < q.rows(); ++n)
+        for (index_t k = 0; k < q.cols(); ++k)
+          BITLIN_REQUIRE(WeightKind::valid(q(n, k)), value_error, "bit_linear: weight (", n, ", ",
+                         k, ") = ", static_cast<int>(q(n, k)), " is not a ", WeightKind::name,
+                         " value");
     if (scales_.layout.whole_rows() && q.rows() > 0 && q.cols() <= weights_type::max_cols) {
       fast_ = std::make_shared<const weights_type>(q, opt_.target.value_or(active_isa()));
       epilogue_ = weight_epilogue(out_, fast_->padded_rows(), scales_.values.data(),

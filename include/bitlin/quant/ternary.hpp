@@ -46,8 +46,14 @@ ternary_weights quantize_ternary(const Eigen::Ref<const matrix_f>& W, scale_grou
                    const float stat = statistic(W, r0, r1, c0, c1);
                    const float s = 1.0f / std::max(stat, ternary_min_statistic);
                    out.scales.values[static_cast<std::size_t>(gi)] = s;
-                   for (index_t r = r0; r < r1; ++r)
-                     for (index_t c = c0; c < c1; ++c) out.q(r, c) = ternary_code(W(r, c), s);
+                   // Row pointers held in locals: int8 stores may alias anything, so element
+                   // access through the matrices would reload them for every weight.
+                   for (index_t r = r0; r < r1; ++r) {
+                     const float* w = W.data() + r * W.outerStride() + c0;
+                     std::int8_t* q = out.q.data() + r * out.q.cols() + c0;
+                     const index_t n = c1 - c0;
+                     for (index_t c = 0; c < n; ++c) q[c] = ternary_code(w[c], s);
+                   }
                  });
   return out;
 }
