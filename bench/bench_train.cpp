@@ -6,6 +6,9 @@
 // in float), binary (BitNet b1) or float (Eigen products everywhere). The counter tokens/s is
 // batch x context per second. Shapes: "default" is bitnet_train's default model, "wide" a 4x
 // larger one (hidden 256, ffn 768, 4 layers) where the projections dominate more.
+// The CPU column is the whole process's CPU time (every worker of the pool), so on a shared,
+// loaded machine it is the figure to compare; pass --benchmark_repetitions=N and compare the
+// medians of variants from the same run.
 #include <benchmark/benchmark.h>
 
 #include <memory>
@@ -65,6 +68,7 @@ int main(int argc, char** argv) {
                                  "/threads:" + std::to_string(t);
         benchmark::RegisterBenchmark(name.c_str(), train_step, s, wm, t)
             ->UseRealTime()
+            ->MeasureProcessCPUTime()
             ->Unit(benchmark::kMillisecond)
             ->MinTime(1.0);
       }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <vector>
 
 #include <bitlin/bitlin.hpp>
 
@@ -74,6 +75,25 @@ TEST_CASE("absmean ternary: definition, ties and granularities", "[ternary]") {
         const float v = W(i, j) * s;
         const int expect = std::fabs(v) > 0.5f ? (v > 0 ? 1 : -1) : 0;
         if (std::fabs(std::fabs(v) - 0.5f) > 1e-6f) REQUIRE(t.q(i, j) == expect);
+      }
+  }
+  SECTION("the branch-free code equals clamp(round_half_even(w s), -1, 1)") {
+    // Every tie and its float neighbours, both signs, plus random and extreme products.
+    std::vector<float> ps = {0.0f, -0.0f, 1e-45f, -1e-45f, 3.4e38f, -3.4e38f, kInf, -kInf};
+    for (float t : {0.5f, 1.0f, 1.5f, 2.5f, 8388608.0f})
+      for (float sign : {1.0f, -1.0f}) {
+        const float v = sign * t;
+        ps.insert(ps.end(), {v, std::nextafter(v, 0.0f), std::nextafter(v, 2.0f * v)});
+      }
+    const matrix_f R = random_matrix(1, 4000, 9) * 3.0f;
+    for (index_t i = 0; i < R.size(); ++i) ps.push_back(R.data()[i]);
+    for (float p : ps)
+      for (float s : {1.0f, 0.75f, 3.0f}) {
+        const float w = p / s;  // the code sees w * s, which may differ from p by rounding
+        const float r = round_half_even(w * s);
+        const int expect = r > 1.0f ? 1 : (r < -1.0f ? -1 : static_cast<int>(r));
+        CAPTURE(p, s);
+        REQUIRE(static_cast<int>(bitlin::detail::ternary_code(w, s)) == expect);
       }
   }
   SECTION("all-zero matrix: zeros with the capped scale 1/1e-5") {

@@ -64,6 +64,12 @@ TEST_CASE("layouts: storage, unpack and bad input") {
         const matrix_i8 W = random_weights<L>(n, k, rng);
         const kernel_weights<L> pw(W, isa::scalar);
         CHECK(pw.unpack() == W);
+        if constexpr (std::is_same_v<L, i2_tile>) {
+          // Padding rows and the K tail hold code 1, the value 0 (unpack does not look there).
+          for (index_t r = 0; r < pw.padded_rows(); ++r)
+            for (index_t c = 0; c < pw.padded_cols(); ++c)
+              if (r >= n || c >= k) REQUIRE(traits::get(pw.data(), pw.k_blocks(), r, c) == 0);
+        }
         CHECK(pw.bytes() ==
               static_cast<std::size_t>(pw.row_groups() * pw.k_blocks() * traits::tile_bytes));
         CHECK(pw.padded_cols() % traits::k_block == 0);

@@ -158,8 +158,9 @@ class bit_linear {
     BITLIN_REQUIRE(opt_.act_groups.rows_per_group == 1 && opt_.act_groups.cols_per_group == 0,
                    value_error, "bit_linear: an activation_buffer holds per-token scales");
     if (opt_.norm == norm_kind::none && in_scale_.empty()) {
-      const matrix_f xc = x;  // a Ref may have any stride; the buffer reads rows
-      out.quantize(xc.data(), xc.rows(), xc.cols(), xc.cols(), ActBits, *exec_);
+      // Row-major with unit inner stride (the Ref's type), so rows are read in place.
+      out.quantize(x.data(), x.rows(), x.rows() > 1 ? x.outerStride() : x.cols(), x.cols(), ActBits,
+                   *exec_);
     } else {
       const matrix_f normed = normalize(x);
       out.quantize(normed.data(), normed.rows(), normed.cols(), normed.cols(), ActBits, *exec_);
@@ -226,10 +227,18 @@ class bit_linear {
         BITLIN_REQUIRE(std::isfinite(bias_[i]), value_error, "bit_linear: bias ", i, " is ",
                        bias_[i]);
     }
-    for (index_t n = 0; n < q.rows(); ++n)
-      for (index_t k = 0; k < q.cols(); ++k)
-        BITLIN_REQUIRE(WeightKind::valid(q(n, k)), value_error, "bit_linear: weight (", n, ", ", k,
-                       ") = ", static_cast<int>(q(n, k)), " is not a ", WeightKind::name, " value");
+    // Branch-free first (training builds its layers every step), the named search only on failure.
+    unsigned bad = 0;
+    for (index_t n = 0; n < q.rows(); ++n) {
+      const std::int8_t* w = q.data() + n * q.outerStride();
+      for (index_t k = 0; k < q.cols(); ++k) bad |= static_cast<unsigned>(!WeightKind::valid(w[k]));
+    }
+    if (bad != 0)
+      for (index_t n = 0; n < q.rows(); ++n)
+        for (index_t k = 0; k < q.cols(); ++k)
+          BITLIN_REQUIRE(WeightKind::valid(q(n, k)), value_error, "bit_linear: weight (", n, ", ",
+                         k, ") = ", static_cast<int>(q(n, k)), " is not a ", WeightKind::name,
+                         " value");
     if (scales_.layout.whole_rows() && q.rows() > 0 && q.cols() <= weights_type::max_cols) {
       fast_ = std::make_shared<const weights_type>(q, opt_.target.value_or(active_isa()));
       epilogue_ = weight_epilogue(out_, fast_->padded_rows(), scales_.values.data(),

@@ -15,6 +15,12 @@ namespace bitlin::detail {
 
 template <class Derived>
 void require_finite(const Eigen::MatrixBase<Derived>& m, const char* what) {
+  // A branch-free pass first (it vectorizes; the training loop checks every weight each step),
+  // then, only when it found something, the search for the element to name.
+  unsigned bad = 0;
+  for (index_t r = 0; r < m.rows(); ++r)
+    for (index_t c = 0; c < m.cols(); ++c) bad |= static_cast<unsigned>(!std::isfinite(m(r, c)));
+  if (bad == 0) return;
   for (index_t r = 0; r < m.rows(); ++r)
     for (index_t c = 0; c < m.cols(); ++c)
       BITLIN_REQUIRE(std::isfinite(m(r, c)), value_error, what, ": element (", r, ", ", c, ") is ",

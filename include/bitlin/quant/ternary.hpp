@@ -23,10 +23,13 @@ struct ternary_weights {
 namespace detail {
 
 // q = clamp(round_half_even(w * s), -1, 1) with s = 1 / max(statistic, 1e-5): the float32
-// products match PyTorch's so that ties (w*s exactly +-0.5, +-1.5) land the same way.
+// products match PyTorch's so that ties (w*s exactly +-0.5, +-1.5) land the same way. Written
+// without the rounding, which only decides |p| <= 0.5 (the tie included: it rounds to the even 0)
+// against saturation (1.5 rounds to 2, clamped to 1): branch-free, so the loop vectorizes (the
+// training loop quantizes every weight each step).
 inline std::int8_t ternary_code(float w, float s) {
-  const float r = round_half_even(w * s);
-  return static_cast<std::int8_t>(r > 1.0f ? 1 : (r < -1.0f ? -1 : r));
+  const float p = w * s;
+  return static_cast<std::int8_t>(static_cast<int>(p > 0.5f) - static_cast<int>(p < -0.5f));
 }
 
 template <class Statistic>
@@ -43,8 +46,14 @@ ternary_weights quantize_ternary(const Eigen::Ref<const matrix_f>& W, scale_grou
                    const float stat = statistic(W, r0, r1, c0, c1);
                    const float s = 1.0f / std::max(stat, ternary_min_statistic);
                    out.scales.values[static_cast<std::size_t>(gi)] = s;
-                   for (index_t r = r0; r < r1; ++r)
-                     for (index_t c = c0; c < c1; ++c) out.q(r, c) = ternary_code(W(r, c), s);
+                   // Row pointers held in locals: int8 stores may alias anything, so element
+                   // access through the matrices would reload them for every weight.
+                   for (index_t r = r0; r < r1; ++r) {
+                     const float* w = W.data() + r * W.outerStride() + c0;
+                     std::int8_t* q = out.q.data() + r * out.q.cols() + c0;
+                     const index_t n = c1 - c0;
+                     for (index_t c = 0; c < n; ++c) q[c] = ternary_code(w[c], s);
+                   }
                  });
   return out;
 }

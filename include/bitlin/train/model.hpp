@@ -185,50 +185,56 @@ model_params<S> init_params(const model_shape& m, std::uint64_t seed) {
 
 namespace detail {
 
-// A projection for one step: ste_linear in float, a plain product in double (full precision).
+// A projection for one step. Quantized modes: an ste_linear, i.e. the latent weights quantized
+// and packed once, in the forward, and kept in the forward_cache for the backward. Full precision
+// (float, and the double model of the finite-difference checks): plain products with the latent
+// weights, as a float Linear layer computes them.
 template <class S>
 struct projection {
   using input = prepared<S>;
-  projection(const tensor<S>& W, const model_shape& m, const executor& ex) : W_(&W), ex_(&ex) {
+  projection() = default;
+  projection(const tensor<S>& W, const model_shape& m, const executor& ex)
+      : ex_(&ex), quantized_(m.weights != weight_mode::full_precision) {
     if constexpr (std::is_same_v<S, float>) {
-      linear_spec spec;
-      spec.weights = m.weights;
-      spec.act_bits = m.act_bits;
-      lin_ = ste_linear(W, spec, ex);
+      if (quantized_) {
+        linear_spec spec;
+        spec.weights = m.weights;
+        spec.act_bits = m.act_bits;
+        lin_ = ste_linear(W, spec, ex);
+      }
     } else {
-      BITLIN_REQUIRE(m.weights == weight_mode::full_precision, value_error,
+      BITLIN_REQUIRE(!quantized_, value_error,
                      "the double-precision model runs full-precision layers only");
     }
   }
   input prepare(const tensor<S>& x) const {
     if constexpr (std::is_same_v<S, float>) {
-      return lin_.prepare(x);
-    } else {
-      return input{{}, x};
+      if (quantized_) return lin_.prepare(x);
     }
+    return input{{}, x};
   }
-  void forward(const input& in, tensor<S>& y) const {
+  // W is the latent weight matrix this projection was built from.
+  void forward(const tensor<S>& W, const input& in, tensor<S>& y) const {
     if constexpr (std::is_same_v<S, float>) {
-      lin_.forward(in, y);
-    } else {
-      matmul_nt(in.x_hat, *W_, y, *ex_);
+      if (quantized_) return lin_.forward(in, y);
     }
+    matmul_nt(in.x_hat, W, y, *ex_);
   }
   // dW += dY^T x^; dx = dY W^ (no norm inside: the model normalizes with learned gains itself).
-  void backward(const input& in, const tensor<S>& dy, tensor<S>* dx, tensor<S>& dW) const {
+  void backward(const tensor<S>& W, const input& in, const tensor<S>& dy, tensor<S>* dx,
+                tensor<S>& dW) const {
     matmul_tn_add(dy, in.x_hat, dW, *ex_);
-    if (dx) {
-      if constexpr (std::is_same_v<S, float>)
-        matmul_nn(dy, lin_.w_hat(), *dx, *ex_);
-      else
-        matmul_nn(dy, *W_, *dx, *ex_);
+    if (!dx) return;
+    if constexpr (std::is_same_v<S, float>) {
+      if (quantized_) return matmul_nn(dy, lin_.w_hat(), *dx, *ex_);
     }
+    matmul_nn(dy, W, *dx, *ex_);
   }
 
  private:
-  const tensor<S>* W_;
-  const executor* ex_;
-  ste_linear lin_;
+  const executor* ex_ = &serial();
+  bool quantized_ = false;
+  ste_linear lin_;  // quantized modes only
 };
 
 }  // namespace detail
@@ -239,6 +245,8 @@ struct forward_cache {
   struct layer {
     tensor<S> x0, xn1, q, k, v, probs, att, an, x1, xn2, g, u, m, mn;
     typename detail::projection<S>::input in_qkv, in_o, in_gu, in_down;
+    // This step's quantized weights, from the forward: the backward reuses them.
+    detail::projection<S> pq, pk, pv, po, pg, pu, pd;
   };
   std::vector<std::int32_t> ids;
   index_t seqs = 0, tokens = 0;
@@ -273,28 +281,33 @@ const tensor<S>& model_forward(const model_params<S>& p, const model_shape& m,
     auto& C = c.layers[l];
     C.x0 = x;
     rms_norm_forward<S>(C.x0, L.input_norm.data(), eps, C.xn1);
-    const detail::projection<S> pq(L.q, m, ex), pk(L.k, m, ex), pv(L.v, m, ex), po(L.o, m, ex);
+    C.pq = detail::projection<S>(L.q, m, ex);
+    C.pk = detail::projection<S>(L.k, m, ex);
+    C.pv = detail::projection<S>(L.v, m, ex);
+    C.po = detail::projection<S>(L.o, m, ex);
     // q, k and v read the same activations, quantized once (as the inference model does).
-    C.in_qkv = pq.prepare(C.xn1);
-    pq.forward(C.in_qkv, C.q);
-    pk.forward(C.in_qkv, C.k);
-    pv.forward(C.in_qkv, C.v);
+    C.in_qkv = C.pq.prepare(C.xn1);
+    C.pq.forward(L.q, C.in_qkv, C.q);
+    C.pk.forward(L.k, C.in_qkv, C.k);
+    C.pv.forward(L.v, C.in_qkv, C.v);
     rope_apply(C.q, m.heads, d, rope);
     rope_apply(C.k, m.kv_heads, d, rope);
     attention_forward(C.q, C.k, C.v, as, C.att, C.probs, ex);
     rms_norm_forward<S>(C.att, L.attn_sub_norm.data(), eps, C.an);
-    C.in_o = po.prepare(C.an);
-    po.forward(C.in_o, tmp);
+    C.in_o = C.po.prepare(C.an);
+    C.po.forward(L.o, C.in_o, tmp);
     C.x1 = C.x0 + tmp;
     rms_norm_forward<S>(C.x1, L.post_norm.data(), eps, C.xn2);
-    const detail::projection<S> pg(L.gate, m, ex), pu(L.up, m, ex), pd(L.down, m, ex);
-    C.in_gu = pg.prepare(C.xn2);
-    pg.forward(C.in_gu, C.g);
-    pu.forward(C.in_gu, C.u);
+    C.pg = detail::projection<S>(L.gate, m, ex);
+    C.pu = detail::projection<S>(L.up, m, ex);
+    C.pd = detail::projection<S>(L.down, m, ex);
+    C.in_gu = C.pg.prepare(C.xn2);
+    C.pg.forward(L.gate, C.in_gu, C.g);
+    C.pu.forward(L.up, C.in_gu, C.u);
     gated_forward(C.g, C.u, m.gate, C.m);
     rms_norm_forward<S>(C.m, L.ffn_sub_norm.data(), eps, C.mn);
-    C.in_down = pd.prepare(C.mn);
-    pd.forward(C.in_down, tmp);
+    C.in_down = C.pd.prepare(C.mn);
+    C.pd.forward(L.down, C.in_down, tmp);
     x = C.x1 + tmp;
   }
   c.xf = std::move(x);
@@ -321,28 +334,26 @@ void model_backward(const model_params<S>& p, const model_shape& m, const forwar
     auto& G = g.layers[li];
     const auto& C = c.layers[li];
     // Feed-forward: x2 = x1 + down(ffn_sub_norm(relu2(gate) * up)).
-    const detail::projection<S> pg(L.gate, m, ex), pu(L.up, m, ex), pd(L.down, m, ex);
-    pd.backward(C.in_down, dx, &t1, G.down);
+    C.pd.backward(L.down, C.in_down, dx, &t1, G.down);
     rms_norm_backward<S>(C.m, L.ffn_sub_norm.data(), eps, t1, t2, G.ffn_sub_norm.data());
     tensor<S> dg, du;
     gated_backward(C.g, C.u, m.gate, t2, dg, du);
-    pg.backward(C.in_gu, dg, &t1, G.gate);
-    pu.backward(C.in_gu, du, &t2, G.up);
+    C.pg.backward(L.gate, C.in_gu, dg, &t1, G.gate);
+    C.pu.backward(L.up, C.in_gu, du, &t2, G.up);
     t1 += t2;
     rms_norm_backward<S>(C.x1, L.post_norm.data(), eps, t1, t3, G.post_norm.data());
     dx += t3;  // now d loss / d x1
     // Attention: x1 = x0 + o(attn_sub_norm(attention(rope(q), rope(k), v))).
-    const detail::projection<S> pq(L.q, m, ex), pk(L.k, m, ex), pv(L.v, m, ex), po(L.o, m, ex);
-    po.backward(C.in_o, dx, &t1, G.o);
+    C.po.backward(L.o, C.in_o, dx, &t1, G.o);
     rms_norm_backward<S>(C.att, L.attn_sub_norm.data(), eps, t1, t2, G.attn_sub_norm.data());
     tensor<S> dq, dk, dv;
     attention_backward(C.q, C.k, C.v, as, C.probs, t2, dq, dk, dv, ex);
     rope_apply(dq, m.heads, d, rope, true);
     rope_apply(dk, m.kv_heads, d, rope, true);
-    pq.backward(C.in_qkv, dq, &t1, G.q);
-    pk.backward(C.in_qkv, dk, &t2, G.k);
+    C.pq.backward(L.q, C.in_qkv, dq, &t1, G.q);
+    C.pk.backward(L.k, C.in_qkv, dk, &t2, G.k);
     t1 += t2;
-    pv.backward(C.in_qkv, dv, &t2, G.v);
+    C.pv.backward(L.v, C.in_qkv, dv, &t2, G.v);
     t1 += t2;
     rms_norm_backward<S>(C.x0, L.input_norm.data(), eps, t1, t3, G.input_norm.data());
     dx += t3;  // d loss / d x0

@@ -48,16 +48,18 @@ struct linear_spec {
   float norm_eps = 1e-5f;
 };
 
-// The input of a layer as the product sees it: the quantized codes (quantized modes) and x^.
+// The input of a layer as the product sees it: the codes in the kernels' row layout (quantized
+// modes: the product reads them without a copy) and x^, which the backward's dW = dY^T x^ needs.
 template <class S>
 struct prepared {
-  quantized_activations q;  // empty for full precision
-  tensor<S> x_hat;          // dequantized (or, full precision, normalized) activations
+  activation_buffer q;  // empty for full precision
+  tensor<S> x_hat;      // dequantized (or, full precision, normalized) activations
 };
 using prepared_input = prepared<float>;
 
-// One latent weight matrix quantized for one step. Cheap to rebuild each step: quantizing and
-// packing is O(out x in), the product it serves is O(tokens x out x in).
+// One latent weight matrix quantized for one optimizer step: quantized and packed once, then used
+// by every product of the step (the forward on the integer kernels, the backward's dY W^ in
+// float), so it must be kept from the forward to the backward (model.hpp's forward_cache does).
 class ste_linear {
  public:
   ste_linear() = default;
@@ -103,8 +105,18 @@ class ste_linear {
       }
       return p;
     }
-    p.q = quantize_(x);
-    p.x_hat = dequantize(p.q);
+    quantize_(x, p.q);
+    // x^ = q / s per token: dequantize()'s arithmetic (int8 -> float, one division), row by row.
+    p.x_hat.resize(x.rows(), x.cols());
+    const activation_buffer& b = p.q;
+    ex_->parallel_for(x.rows(), 16, [&](index_t t0, index_t t1) {
+      for (index_t t = t0; t < t1; ++t) {
+        const std::int8_t* q = b.row(t);
+        const float s = b.scales()[t];
+        float* o = p.x_hat.row(t).data();
+        for (index_t c = 0; c < b.cols(); ++c) o[c] = static_cast<float>(q[c]) / s;
+      }
+    });
     return p;
   }
 
@@ -146,21 +158,23 @@ class ste_linear {
     o.norm = spec_.norm;
     o.norm_eps = spec_.norm_eps;
     std::shared_ptr<layer_t> layer;
+    // Per-tensor scales, so W^ is one vectorized pass (dequantize()'s arithmetic: q / s for
+    // ternary, q * beta for binary).
     if constexpr (std::is_same_v<Kind, ternary>) {
       ternary_weights tw = absmean_ternary(W);
-      w_hat_ = dequantize(tw);
+      w_hat_ = tw.q.cast<float>().array() / tw.scales.values.at(0);
       layer = std::make_shared<layer_t>(
           layer_t::from_quantized(tw.q, std::move(tw.scales), nullptr, o));
     } else {
       binary_weights bw = sign_binary(W);
-      w_hat_ = dequantize(bw);
+      w_hat_ = bw.q.cast<float>().array() * bw.scales.values.at(0);
       layer = std::make_shared<layer_t>(
           layer_t::from_quantized(bw.q, std::move(bw.scales), nullptr, o));
     }
     layer->set_executor(*ex_);
-    quantize_ = [layer](const matrix_f& x) { return layer->quantize_input(x); };
-    product_ = [layer](const quantized_activations& q, matrix_f& y) {
-      layer->forward_quantized(q, y);
+    quantize_ = [layer](const matrix_f& x, activation_buffer& q) { layer->quantize_input(x, q); };
+    product_ = [layer](const activation_buffer& q, matrix_f& y) {
+      layer->forward(q, y.data(), y.cols());
     };
   }
 
@@ -187,8 +201,8 @@ class ste_linear {
   linear_spec spec_;
   const executor* ex_ = &serial();
   matrix_f w_hat_;
-  std::function<quantized_activations(const matrix_f&)> quantize_;
-  std::function<void(const quantized_activations&, matrix_f&)> product_;
+  std::function<void(const matrix_f&, activation_buffer&)> quantize_;
+  std::function<void(const activation_buffer&, matrix_f&)> product_;
 };
 
 }  // namespace bitlin::train

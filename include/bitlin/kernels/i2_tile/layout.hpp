@@ -34,18 +34,41 @@ struct kernel_layout_traits<i2_tile> {
 
   static void pack(const Eigen::Ref<const matrix_i8>& q, std::uint8_t* tiles, index_t k_blocks) {
     const index_t groups = (q.rows() + row_block - 1) / row_block;
+    const index_t K = q.cols();
     // Code 1 (= 0b01) in all four 2-bit fields: the padding value 0 everywhere.
     std::memset(tiles, 0x55, static_cast<std::size_t>(groups * k_blocks * tile_bytes));
     for (index_t n = 0; n < q.rows(); ++n) {
+      const std::int8_t* w = q.data() + n * q.outerStride();
+      // A branch-free check of the row first (training packs every weight each step); the
+      // element is named only when there is one to name.
+      unsigned bad = 0;
+      for (index_t k = 0; k < K; ++k) bad |= static_cast<unsigned>(w[k] < -1 || w[k] > 1);
+      if (bad != 0)
+        for (index_t k = 0; k < K; ++k)
+          BITLIN_REQUIRE(w[k] >= -1 && w[k] <= 1, value_error, "i2_tile: weight (", n, ", ", k,
+                         ") = ", static_cast<int>(w[k]), " is not in {-1, 0, 1}");
       std::uint8_t* tile_row = tiles + (n / 16) * k_blocks * 64 + 4 * (n % 16);
-      for (index_t k = 0; k < q.cols(); ++k) {
-        const int t = q(n, k);
-        BITLIN_REQUIRE(t >= -1 && t <= 1, value_error, "i2_tile: weight (", n, ", ", k, ") = ", t,
-                       " is not in {-1, 0, 1}");
-        std::uint8_t& byte = tile_row[(k / 16) * 64 + (k % 4)];
-        const int shift = 2 * static_cast<int>((k % 16) / 4);
-        byte = static_cast<std::uint8_t>((byte & ~(3u << shift)) |
-                                         (static_cast<unsigned>(t + 1) << shift));
+      // Byte j of block b holds k = 16 b + 4 s + j in bits 2s..2s+1: whole bytes at once, the
+      // K tail padded with code 1.
+      for (index_t b = 0; b * 16 < K; ++b) {
+        const std::int8_t* wb = w + b * 16;
+        std::uint8_t* out = tile_row + b * 64;
+        if (b * 16 + 16 <= K) {
+          for (int j = 0; j < 4; ++j)
+            out[j] = static_cast<std::uint8_t>(static_cast<unsigned>(wb[j] + 1) |
+                                               (static_cast<unsigned>(wb[j + 4] + 1) << 2) |
+                                               (static_cast<unsigned>(wb[j + 8] + 1) << 4) |
+                                               (static_cast<unsigned>(wb[j + 12] + 1) << 6));
+        } else {
+          for (int j = 0; j < 4; ++j) {
+            unsigned byte = 0;
+            for (int sh = 0; sh < 4; ++sh) {
+              const index_t k = b * 16 + 4 * sh + j;
+              byte |= static_cast<unsigned>(k < K ? wb[4 * sh + j] + 1 : 1) << (2 * sh);
+            }
+            out[j] = static_cast<std::uint8_t>(byte);
+          }
+        }
       }
     }
   }
