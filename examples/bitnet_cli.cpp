@@ -68,6 +68,8 @@ const char* const usage_text =
     "  --isa NAME           kernel code path (scalar, avx2, avx512vnni, ...; default: best)\n"
     "  --stop-id ID         stop after generating this token id\n"
     "  --int8-head          8-bit output head (per-row int8 weights; halves the head's traffic)\n"
+    "  --layout i2|base3    kernel layout of the ternary projections: 2-bit i2 tile (default) or\n"
+    "                       1.6-bit base3 tile (20 % less weight traffic; identical logits)\n"
     "  --allow-external-links  let model files be symbolic links out of DIR (a Hugging Face\n"
     "                       hub cache snapshot)\n"
     "  --logits-out FILE    write the prompt's logits (F32 [prompt length, vocab], tensor "
@@ -241,15 +243,20 @@ struct text_session {
 #endif
 
 // The path each op runs on: one active ISA governs all of them (--isa, BITLIN_ISA).
-void print_kernel_paths(const bitlin::model::bitnet_model& model, bitlin::isa target) {
+void print_kernel_paths(const bitlin::model::bitnet_model& model, bitlin::isa target,
+                        bitlin::model::ternary_layout layout) {
   const bitlin::isa dense_path = model.uses_int8_head()
                                      ? bitlin::int8_linear_kernel_path(target)
                                      : bitlin::dense_kernel_path(model.head().storage(), target);
-  std::printf("kernels: ternary=%s dense=%s attention=%s act_quant=%s\n",
-              bitlin::isa_name(bitlin::gemm_kernel_path<bitlin::i2_tile>(target)),
-              bitlin::isa_name(dense_path),
-              bitlin::isa_name(bitlin::attention_kernel_path(target, model.config().head_dim)),
-              bitlin::isa_name(bitlin::act_quant_kernel_path(target)));
+  const bitlin::isa ternary_path = layout == bitlin::model::ternary_layout::base3
+                                       ? bitlin::gemm_kernel_path<bitlin::base3_tile>(target)
+                                       : bitlin::gemm_kernel_path<bitlin::i2_tile>(target);
+  // The base3 layout is named like its benchmark rows (avx2_base3); the default i2 is not.
+  std::printf(
+      "kernels: ternary=%s%s dense=%s attention=%s act_quant=%s\n", bitlin::isa_name(ternary_path),
+      layout == bitlin::model::ternary_layout::base3 ? "_base3" : "", bitlin::isa_name(dense_path),
+      bitlin::isa_name(bitlin::attention_kernel_path(target, model.config().head_dim)),
+      bitlin::isa_name(bitlin::act_quant_kernel_path(target)));
 }
 
 struct run_options {
@@ -263,6 +270,7 @@ struct run_options {
   std::string prompt_text, system_text, tokenizer_path;
   bool chat, have_text, no_bos;
   bool external_links;
+  bitlin::model::ternary_layout layout;
 };
 
 // Checked before any work, naming the option: the model would refuse them later anyway.
@@ -354,6 +362,7 @@ int run_model(const run_options& o, const tp_comm* comm) {
   lo.target = o.target;
   lo.int8_head = o.int8_head;
   lo.follow_external_links = o.external_links;
+  lo.layout = o.layout;
   const auto files = split(o.weights, ',');
 #ifdef BITLIN_CLI_MPI
   if (comm) {
@@ -390,20 +399,20 @@ int run_model(const run_options& o, const tp_comm* comm) {
                 static_cast<long>(c.vocab_size), c.linear_class.c_str(), bitlin::isa_name(o.target),
                 o.int8_head ? ", int8 head" : "");
     std::printf("load time:        %.3f s\n", load_s);
-    print_kernel_paths(model, o.target);
+    print_kernel_paths(model, o.target, o.layout);
     text_session ts(model, *tok, s, pool, !o.no_bos, o.n_new, o.stop_id);
     return o.chat ? ts.chat(o.system_text) : ts.complete(o.prompt_text);
 #else
     throw cli_error("this build has no tokenizer (libpcre2-dev was missing); use --prompt-ids");
 #endif
   }
-  report(o, model, load_s, true, [&] { print_kernel_paths(model, o.target); });
+  report(o, model, load_s, true, [&] { print_kernel_paths(model, o.target, o.layout); });
   return 0;
 }
 
 int run(int argc, char** argv) {
   std::string model_dir, config_path, weights, prompt_arg, logits_out, isa_name,
-      tp_scales = "token";
+      tp_scales = "token", layout_name = "i2";
   long long n_new = 16, threads = 1, stop_id = -1, tp = 0;
   bool int8_head = false;
   std::string prompt_text, system_text, tokenizer_path;
@@ -455,6 +464,8 @@ int run(int argc, char** argv) {
       stop_id = parse_int(value(), "--stop-id");
     } else if (a == "--int8-head") {
       int8_head = true;
+    } else if (a == "--layout") {
+      layout_name = value();
     } else if (a == "--allow-external-links") {
       external_links = true;
     } else if (a == "--logits-out") {
@@ -477,6 +488,10 @@ int run(int argc, char** argv) {
   if (n_new < 0) throw cli_error("-n must be >= 0");
   if (threads < 1 || threads > 1024) throw cli_error("--threads must be in [1, 1024]");
   if (tp < 0 || tp > 4096) throw cli_error("--tp must be in [1, 4096]");
+  if (layout_name != "i2" && layout_name != "base3")
+    throw cli_error("--layout must be i2 or base3, not '" + layout_name + "'");
+  if (layout_name != "i2" && tp != 0)
+    throw cli_error("--layout base3 is not available with --tp (the shards run the i2 tile)");
   if (tp_scales != "token" && tp_scales != "shard")
     throw cli_error("--tp-scales must be token or shard, not '" + tp_scales + "'");
   std::vector<std::int64_t> prompt;
@@ -505,7 +520,8 @@ int run(int argc, char** argv) {
                  chat,
                  have_text,
                  no_bos,
-                 external_links};
+                 external_links,
+                 bitlin::model::parse_ternary_layout(layout_name)};
   if (tp == 0) return run_model(ro, nullptr);
 #ifdef BITLIN_CLI_MPI
   bitlin::distributed::mpi_environment env(nullptr, nullptr);

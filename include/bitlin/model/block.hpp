@@ -42,8 +42,9 @@ class transformer_block {
   // tested against: the inputs of o_proj and down_proj quantized per (token, 1/P of the
   // features), those products summed per block (the reference path), and the sub-norms' sums of
   // squares taken per block. 1 = the ordinary model.
+  // layout: the kernel layout of the four projections (model/weights.hpp).
   transformer_block(const bitnet_config& c, const block_weights& w, isa target = active_isa(),
-                    int tp_groups = 1)
+                    int tp_groups = 1, ternary_layout layout = ternary_layout::i2)
       : tp_groups_(tp_groups),
         hidden_(c.hidden_size),
         intermediate_(c.intermediate_size),
@@ -76,10 +77,10 @@ class transformer_block {
     check_norm(post_attention_norm_, hidden_, "post_attention_layernorm");
     check_norm(attn_sub_norm_, q, "attn_sub_norm");
     check_norm(ffn_sub_norm_, intermediate_, "ffn_sub_norm");
-    qkv_ = fuse_projections({&w.q_proj, &w.k_proj, &w.v_proj}, target);
-    o_ = fuse_projections({&w.o_proj}, target);
-    gate_up_ = fuse_projections({&w.gate_proj, &w.up_proj}, target);
-    down_ = fuse_projections({&w.down_proj}, target);
+    qkv_ = fuse_projections({&w.q_proj, &w.k_proj, &w.v_proj}, target, layout);
+    o_ = fuse_projections({&w.o_proj}, target, layout);
+    gate_up_ = fuse_projections({&w.gate_proj, &w.up_proj}, target, layout);
+    down_ = fuse_projections({&w.down_proj}, target, layout);
     BITLIN_REQUIRE(tp_groups >= 1 && q % tp_groups == 0 && intermediate_ % tp_groups == 0,
                    shape_error, "transformer_block: tp_groups = ", tp_groups,
                    " must divide the attention width ", q, " and intermediate_size ",

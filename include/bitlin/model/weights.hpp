@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "bitlin/core/error.hpp"
@@ -30,12 +33,87 @@ struct block_weights {
   ternary_projection q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj;
 };
 
-// The BitLinear the model runs (W1.58 A8, per-token activations, kernel layout i2_tile).
-using projection_layer = bit_linear<ternary, 8>;
+// The kernel layout the model's ternary projections are packed into: the 2-bit i2 tile (default)
+// or the 1.6-bit base3 tile (20 % less weight traffic per token). Any checkpoint loads into
+// either; the products are exact integers, so the logits are bit-identical.
+enum class ternary_layout { i2, base3 };
+
+inline const char* ternary_layout_name(ternary_layout l) {
+  return l == ternary_layout::base3 ? "base3" : "i2";
+}
+inline ternary_layout parse_ternary_layout(const std::string& name) {
+  if (name == "i2") return ternary_layout::i2;
+  BITLIN_REQUIRE(name == "base3", value_error, "ternary layout '", name,
+                 "' is not one of i2, base3");
+  return ternary_layout::base3;
+}
+
+// The BitLinear the model runs (W1.58 A8, per-token activations) on the layout chosen at load
+// time: one of the bit_linear instantiations, with the calls the model makes forwarded to it.
+class projection_layer {
+ public:
+  using i2_layer = bit_linear<ternary, 8, i2_tile>;
+  using base3_layer = bit_linear<ternary, 8, base3_tile>;
+
+  projection_layer() = default;
+  projection_layer(i2_layer l) : layer_(std::move(l)) {}
+  projection_layer(base3_layer l) : layer_(std::move(l)) {}
+
+  static projection_layer from_quantized(const Eigen::Ref<const matrix_i8>& q, weight_scales ws,
+                                         isa target, ternary_layout layout) {
+    if (layout == ternary_layout::base3) {
+      base3_layer::options opt;
+      opt.target = target;
+      return base3_layer::from_quantized(q, std::move(ws), nullptr, opt);
+    }
+    i2_layer::options opt;
+    opt.target = target;
+    return i2_layer::from_quantized(q, std::move(ws), nullptr, opt);
+  }
+
+  ternary_layout layout() const {
+    return std::holds_alternative<base3_layer>(layer_) ? ternary_layout::base3 : ternary_layout::i2;
+  }
+  index_t in_features() const {
+    return visit([](const auto& l) { return l.in_features(); });
+  }
+  index_t out_features() const {
+    return visit([](const auto& l) { return l.out_features(); });
+  }
+  const weight_scales& scales() const {
+    return visit([](const auto& l) -> const weight_scales& { return l.scales(); });
+  }
+  matrix_i8 weights() const {
+    return visit([](const auto& l) { return l.weights(); });
+  }
+  std::size_t weight_bytes() const {
+    return visit([](const auto& l) { return l.weight_bytes(); });
+  }
+  isa kernel_path() const {
+    return visit([](const auto& l) { return l.kernel_path(); });
+  }
+  void set_executor(const executor& ex) {
+    std::visit([&](auto& l) { l.set_executor(ex); }, layer_);
+  }
+  void forward(const activation_buffer& x, float* y, index_t ldy, const executor& ex) const {
+    visit([&](const auto& l) { l.forward(x, y, ldy, ex); });
+  }
+  void forward_quantized(const quantized_activations& xq, Eigen::Ref<matrix_f> y) const {
+    visit([&](const auto& l) { l.forward_quantized(xq, y); });
+  }
+
+ private:
+  template <class F>
+  decltype(auto) visit(F&& f) const {
+    return std::visit(std::forward<F>(f), layer_);
+  }
+  std::variant<i2_layer, base3_layer> layer_;
+};
 
 // Several projections that read the same input as one layer.
 inline projection_layer fuse_projections(const std::vector<const ternary_projection*>& parts,
-                                         isa target = active_isa()) {
+                                         isa target = active_isa(),
+                                         ternary_layout layout = ternary_layout::i2) {
   BITLIN_REQUIRE(!parts.empty(), shape_error, "fuse_projections: no projections");
   const index_t in = parts.front()->trits.cols();
   index_t out = 0, group = 0;
@@ -77,17 +155,15 @@ inline projection_layer fuse_projections(const std::vector<const ternary_project
       ws.values.insert(ws.values.end(), static_cast<std::size_t>(parts[i]->trits.rows() / group),
                        per_part[i]);
   }
-  projection_layer::options opt;
-  opt.target = target;
   if (parts.size() == 1)
-    return projection_layer::from_quantized(parts.front()->trits, std::move(ws), nullptr, opt);
+    return projection_layer::from_quantized(parts.front()->trits, std::move(ws), target, layout);
   matrix_i8 all(out, in);
   index_t r = 0;
   for (const auto* p : parts) {
     all.middleRows(r, p->trits.rows()) = p->trits;
     r += p->trits.rows();
   }
-  return projection_layer::from_quantized(all, std::move(ws), nullptr, opt);
+  return projection_layer::from_quantized(all, std::move(ws), target, layout);
 }
 
 }  // namespace bitlin::model
