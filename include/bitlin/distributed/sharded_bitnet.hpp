@@ -266,7 +266,7 @@ class sharded_block {
       }
     }
     matrix_i32 acc(T, N);
-    ternary_gemm(w.layer->fast_weights(), q.data(), T, K, acc.data(), N, ex);
+    w.layer->gemm_int32(q.data(), T, K, acc.data(), N, ex);
     if (mode_ == tp_activation_scales::per_token) {
       // Integer partial sums: exact, so the order of the reduction cannot matter.
       ordered_all_reduce_sum(*comm_, acc.data(), static_cast<std::size_t>(acc.size()));

@@ -55,6 +55,14 @@ class projection_layer {
   using i2_layer = bit_linear<ternary, 8, i2_tile>;
   using base3_layer = bit_linear<ternary, 8, base3_tile>;
 
+ private:
+  // Defined before its uses: they deduce their return types from it.
+  template <class F>
+  decltype(auto) visit(F&& f) const {
+    return std::visit(std::forward<F>(f), layer_);
+  }
+
+ public:
   projection_layer() = default;
   projection_layer(i2_layer l) : layer_(std::move(l)) {}
   projection_layer(base3_layer l) : layer_(std::move(l)) {}
@@ -98,15 +106,16 @@ class projection_layer {
   void forward(const activation_buffer& x, float* y, index_t ldy, const executor& ex) const {
     visit([&](const auto& l) { l.forward(x, y, ldy, ex); });
   }
+  // The exact int32 products on the fast kernels (Y[t, n] = sum_k X[t, k] * W[n, k]).
+  void gemm_int32(const std::int8_t* X, index_t tokens, index_t ldx, std::int32_t* Y, index_t ldy,
+                  const executor& ex) const {
+    visit([&](const auto& l) { gemm(l.fast_weights(), X, tokens, ldx, Y, ldy, ex); });
+  }
   void forward_quantized(const quantized_activations& xq, Eigen::Ref<matrix_f> y) const {
     visit([&](const auto& l) { l.forward_quantized(xq, y); });
   }
 
  private:
-  template <class F>
-  decltype(auto) visit(F&& f) const {
-    return std::visit(std::forward<F>(f), layer_);
-  }
   std::variant<i2_layer, base3_layer> layer_;
 };
 
