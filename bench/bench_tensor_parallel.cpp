@@ -19,12 +19,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
-#include <random>
 #include <thread>
 #include <vector>
 
 #include "bitlin/distributed/mpi.hpp"
 #include "bitlin/distributed/sharded_bitnet.hpp"
+#include "bitlin/testing/random_model.hpp"
 
 namespace {
 using bitlin::index_t;
@@ -49,72 +49,20 @@ bitnet_config tp_config() {
   return c;
 }
 
-struct parts {
-  bitnet_config c;
-  dense_matrix embed;
-  std::vector<block_weights> blocks;
-  std::vector<float> norm;
-};
-
 // The same random tensors on every rank (same seed).
-const parts& model_parts() {
-  static const parts p = [] {
-    parts r;
-    r.c = tp_config();
-    std::mt19937 rng(1);
-    std::uniform_int_distribution<int> trit(-1, 1);
-    std::uniform_real_distribution<float> u(0.0f, 1.0f);
-    auto proj = [&](index_t rows, index_t cols) {
-      ternary_projection q;
-      q.trits.resize(rows, cols);
-      for (index_t i = 0; i < q.trits.size(); ++i)
-        q.trits.data()[i] = static_cast<std::int8_t>(trit(rng));
-      q.scale = 1.0f / (0.01f + 0.02f * u(rng));
-      return q;
-    };
-    auto norm = [&](index_t n) {
-      std::vector<float> v(static_cast<std::size_t>(n));
-      for (auto& x : v) x = 0.5f + u(rng);
-      return v;
-    };
-    const bitnet_config& c = r.c;
-    for (index_t l = 0; l < c.num_hidden_layers; ++l) {
-      block_weights w;
-      w.input_layernorm = norm(c.hidden_size);
-      w.post_attention_layernorm = norm(c.hidden_size);
-      w.attn_sub_norm = norm(c.q_size());
-      w.ffn_sub_norm = norm(c.intermediate_size);
-      w.q_proj = proj(c.q_size(), c.hidden_size);
-      w.k_proj = proj(c.kv_size(), c.hidden_size);
-      w.v_proj = proj(c.kv_size(), c.hidden_size);
-      w.o_proj = proj(c.hidden_size, c.q_size());
-      w.gate_proj = proj(c.intermediate_size, c.hidden_size);
-      w.up_proj = proj(c.intermediate_size, c.hidden_size);
-      w.down_proj = proj(c.hidden_size, c.intermediate_size);
-      r.blocks.push_back(std::move(w));
-    }
-    std::vector<std::uint16_t> t(static_cast<std::size_t>(c.vocab_size * c.hidden_size));
-    for (auto& x : t) x = bitlin::io::f32_to_bf16(0.04f * (u(rng) - 0.5f));
-    r.embed = dense_matrix::from_bf16(c.vocab_size, c.hidden_size, std::move(t));
-    r.norm = norm(c.hidden_size);
-    return r;
-  }();
+const random_model_parts& model_parts() {
+  static const random_model_parts p(tp_config(), 1);
   return p;
 }
 
 const sharded_bitnet_model& sharded() {
-  static const sharded_bitnet_model m(*world, model_parts().c, model_parts().embed,
-                                      model_parts().blocks, model_parts().norm);
+  static const sharded_bitnet_model m(*world, model_parts().config, model_parts().embed,
+                                      model_parts().blocks, model_parts().final_norm);
   return m;
 }
 
 const bitnet_model& single() {
-  static const bitnet_model m = [] {
-    std::vector<transformer_block> blocks;
-    for (const auto& w : model_parts().blocks) blocks.emplace_back(model_parts().c, w);
-    return bitnet_model(model_parts().c, model_parts().embed, std::move(blocks),
-                        model_parts().norm);
-  }();
+  static const bitnet_model m = model_parts().build();
   return m;
 }
 
@@ -161,7 +109,7 @@ void tp_counters(benchmark::State& state, double tokens) {
   const double per_token = static_cast<double>(world->bytes_sent()) / tokens;
   state.counters["bytes_per_token"] = per_token;
   state.counters["bytes_per_token_layer"] =
-      per_token / static_cast<double>(model_parts().c.num_hidden_layers);
+      per_token / static_cast<double>(model_parts().config.num_hidden_layers);
 }
 
 void bm_tp_prefill(benchmark::State& state) {

@@ -17,7 +17,7 @@
 #include "bench_support.hpp"
 
 #include "bitlin/gemm/ternary_gemm.hpp"
-#include "bitlin/kernels/reference.hpp"
+#include "bitlin/gemm/reference.hpp"
 
 namespace bitlin_bench {
 

@@ -11,6 +11,8 @@ install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/bitlin"
         DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 
 install(TARGETS bitlin EXPORT bitlinTargets)
+# The source of bitlin::kernels, which the package config builds in the consumer's project.
+install(FILES "${PROJECT_SOURCE_DIR}/src/kernel_tables.cpp" DESTINATION "${BITLIN_INSTALL_CMAKEDIR}")
 install(EXPORT bitlinTargets
         NAMESPACE bitlin::
         FILE bitlinTargets.cmake

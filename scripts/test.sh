@@ -2,25 +2,28 @@
 # bitlin's test command (README "The two commands"; .ci/run runs exactly this).
 #
 #  1. installs missing Debian packages (scripts/setup.sh)
-#  2. clang++-14 build of every test with warnings as errors (preset "clang"), and runs them
-#  3. AArch64 cross build (preset "aarch64"): the architecture-dependent test programs run under
-#     qemu-aarch64-static (BITLIN_FULL=1: every test and example)
-#  4. g++ Debug build with AddressSanitizer + UndefinedBehaviorSanitizer (preset "debug-asan",
-#     -O1, asserts on): the readers, writers, limits, layer and executor test programs
-#     (BITLIN_FULL=1: every unit test program), test cases tagged [slow] left out
-#  5. clang++-14 ThreadSanitizer build (preset "tsan"): the test cases tagged [threads] (thread
+#  2. clang++-14 Debug (-O1) build of every test program with AddressSanitizer +
+#     UndefinedBehaviorSanitizer and warnings as errors (preset "debug-asan"), and the whole unit
+#     suite run under it (test cases tagged [slow] left out): the clang warning check and the
+#     sanitizer run in one build
+#  3. clang++-14 ThreadSanitizer build (preset "tsan"): the test cases tagged [threads] (thread
 #     pool, executor independence of the kernels, multi-threaded model and head products)
-#  6. fuzzing (scripts/fuzz.sh, preset "fuzz"): the regression inputs, then every libFuzzer target
+#  4. fuzzing (scripts/fuzz.sh, preset "fuzz"): the regression inputs, then every libFuzzer target
 #     for BITLIN_FUZZ_SECONDS (default 20 here) each; any crash, leak or timeout fails
-#  7. g++ Release build of everything (preset "release") and its full ctest run: unit tests,
-#     examples, package consumers (find_package after install, add_subdirectory) and the kernel
-#     tests again under qemu as a Haswell (AVX2) and a baseline x86-64 CPU
+#  5. AArch64 cross build (preset "aarch64"): the architecture-dependent test programs run under
+#     qemu-aarch64-static (BITLIN_FULL=1: every test and example)
+#  6. g++ Release build of everything (preset "release", warnings as errors) and its full ctest
+#     run: unit tests, examples, package consumers (find_package after install, add_subdirectory)
+#     and the kernel tests again under qemu as a Haswell (AVX2) and a baseline x86-64 CPU
 #
+# The native builds link bitlin::kernels (every kernel table compiled once); the fuzz and AArch64
+# builds and the add_subdirectory package consumer use bitlin header-only.
 # A failing step does not hide the others: every stage runs (a stage stops at its own first failed
 # step), failures are listed at the end and the exit status is non-zero. The g++ run comes last,
 # so a passing run ends with its ctest summary.
 # Environment: BITLIN_BUILD_DIR (default <repo>/build), BITLIN_JOBS (default 2),
-# BITLIN_SKIP_CLANG_RUN=1 builds the clang tests without running them, BITLIN_FUZZ_SECONDS.
+# BITLIN_FUZZ_SECONDS, BITLIN_FULL=1 (everything in the cross build), BITLIN_STAGES (default
+# "asan tsan fuzz aarch64 release": the stages to run, in that order).
 # Each stage's duration is printed at the end.
 set -uo pipefail
 
@@ -54,17 +57,6 @@ if ! run "setup" bash scripts/setup.sh; then
   exit 1
 fi
 
-clang_stage() {
-  step "clang++-14 (-Werror): configure and build the tests"
-  run "clang: configure" cmake --preset clang -B "$build_root/clang" || return
-  run "clang: build" cmake --build "$build_root/clang" --target bitlin_tests -j "$jobs" || return
-  if [[ "${BITLIN_SKIP_CLANG_RUN:-0}" != 1 ]]; then
-    step "clang++-14: run the unit tests"
-    run "clang: ctest" ctest --test-dir "$build_root/clang" -j "$jobs" --output-on-failure \
-      --no-tests=error -R '^test_' -E '@'
-  fi
-}
-
 # The programs whose code differs by architecture (kernels, dispatch, quantizers, formats, the
 # layers and model that run on them); the rest is portable C++ the x86 builds already test.
 # BITLIN_FULL=1 builds and runs everything in the cross build and under ASan.
@@ -90,35 +82,25 @@ aarch64_stage() {
 
 release_stage() {
   step "g++ Release: configure and build everything"
-  run "release: configure" cmake --preset release -B "$build_root/release" || return
+  run "release: configure" cmake --preset release -B "$build_root/release" -DBITLIN_WERROR=ON ||
+    return
   run "release: build" cmake --build "$build_root/release" -j "$jobs" || return
   step "g++ Release: ctest (unit tests, examples, package consumers, older-x86 qemu runs)"
   run "release: ctest" ctest --test-dir "$build_root/release" -j "$jobs" --output-on-failure \
     --no-tests=error
 }
 
-# Under ASan + UBSan by default: everything that reads files from strangers (safetensors, GGUF,
-# shard indexes, the fuzz regressions), writes outputs, or checks limits, plus the layer and the
-# executor; BITLIN_FULL=1 runs the whole unit suite.
-asan_tests=(test_safetensors test_checkpoint test_regressions test_atomic_file test_limits test_gguf
-  test_half test_bit_linear test_gemm_executor)
+# The whole unit suite under ASan + UBSan, built by clang++-14 with warnings as errors.
 asan_stage() {
-  step "g++ Debug (-O1) ASan + UBSan: configure and build the tests"
+  step "clang++-14 Debug (-O1) ASan + UBSan, -Werror: configure and build every test program"
   run "asan: configure" cmake --preset debug-asan -B "$build_root/debug-asan" || return
-  local regex='^test_'
-  if [[ "${BITLIN_FULL:-0}" == 1 ]]; then
-    run "asan: build" cmake --build "$build_root/debug-asan" --target bitlin_tests -j "$jobs" ||
-      return
-  else
-    run "asan: build" cmake --build "$build_root/debug-asan" --target "${asan_tests[@]}" \
-      -j "$jobs" || return
-    regex="^($(IFS='|'; echo "${asan_tests[*]}"))\$"
-  fi
-  step "ASan + UBSan: run the unit tests (cases tagged [slow] skipped)"
+  run "asan: build" cmake --build "$build_root/debug-asan" --target bitlin_tests -j "$jobs" ||
+    return
+  step "ASan + UBSan: run the unit suite (cases tagged [slow] skipped)"
   run "asan: ctest" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$build_root/debug-asan" -j "$jobs" --output-on-failure --no-tests=error \
-    -R "$regex" -E '@'
+    -R '^test_' -E '@'
 }
 
 # The programs holding [threads] cases; the preset's test filter runs only those cases.
@@ -141,12 +123,13 @@ fuzz_stage() {
     BITLIN_FUZZ_SECONDS="${BITLIN_FUZZ_SECONDS:-20}" bash scripts/fuzz.sh
 }
 
-timed clang_stage
-timed aarch64_stage
-timed asan_stage
-timed tsan_stage
-timed fuzz_stage
-timed release_stage
+for stage in ${BITLIN_STAGES:-asan tsan fuzz aarch64 release}; do
+  if ! declare -F "${stage}_stage" > /dev/null; then
+    echo "test.sh: unknown stage '$stage' in BITLIN_STAGES" >&2
+    exit 2
+  fi
+  timed "${stage}_stage"
+done
 
 printf '\ntest.sh: stage durations (total %ds):\n' $((SECONDS - start))
 printf '  %s\n' "${timings[@]}"

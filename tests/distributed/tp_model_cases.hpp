@@ -5,13 +5,13 @@
 #pragma once
 
 #include <cstdint>
-#include <random>
 #include <string>
 #include <vector>
 
 #include <bitlin/distributed/sharded_bitnet.hpp>
 #include <bitlin/model/loader.hpp>
 #include <bitlin/model/sampling.hpp>
+#include <bitlin/testing/random_model.hpp>
 
 #include "fixtures.hpp"
 #include "model/model_test_util.hpp"
@@ -66,46 +66,11 @@ inline model_parts random_parts(std::uint32_t seed) {
   c.tie_word_embeddings = false;
   c.linear_class = "autobitlinear";
   c.validate();
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(0.0f, 1.0f);
-  std::uniform_int_distribution<int> trit(-1, 1);
-  auto proj = [&](index_t rows, index_t cols) {
-    ternary_projection p;
-    p.trits.resize(rows, cols);
-    for (index_t i = 0; i < p.trits.size(); ++i)
-      p.trits.data()[i] = static_cast<std::int8_t>(trit(rng));
-    p.convention = c.convention();
-    p.scale = 0.01f + 0.02f * u(rng);
-    return p;
-  };
-  auto norm = [&](index_t n) {
-    std::vector<float> v(static_cast<std::size_t>(n));
-    for (auto& x : v) x = 0.5f + u(rng);
-    return v;
-  };
-  for (index_t l = 0; l < c.num_hidden_layers; ++l) {
-    block_weights w;
-    w.input_layernorm = norm(c.hidden_size);
-    w.post_attention_layernorm = norm(c.hidden_size);
-    w.attn_sub_norm = norm(c.q_size());
-    w.ffn_sub_norm = norm(c.intermediate_size);
-    w.q_proj = proj(c.q_size(), c.hidden_size);
-    w.k_proj = proj(c.kv_size(), c.hidden_size);
-    w.v_proj = proj(c.kv_size(), c.hidden_size);
-    w.o_proj = proj(c.hidden_size, c.q_size());
-    w.gate_proj = proj(c.intermediate_size, c.hidden_size);
-    w.up_proj = proj(c.intermediate_size, c.hidden_size);
-    w.down_proj = proj(c.hidden_size, c.intermediate_size);
-    m.blocks.push_back(std::move(w));
-  }
-  auto table = [&](index_t rows, index_t cols) {
-    matrix_f t(rows, cols);
-    for (index_t i = 0; i < t.size(); ++i) t.data()[i] = 0.5f * (u(rng) - 0.5f);
-    return t;
-  };
-  m.embed = dense_matrix::from_f32(table(c.vocab_size, c.hidden_size));
-  m.head = dense_matrix::from_f32(table(c.vocab_size, c.hidden_size), dense_storage::bf16);
-  m.final_norm = norm(c.hidden_size);
+  random_model_parts r(c, seed, dense_storage::bf16);
+  m.blocks = std::move(r.blocks);
+  m.embed = std::move(r.embed);
+  m.head = std::move(r.head);
+  m.final_norm = std::move(r.final_norm);
   m.ids = {5, 17, 99, 0, 42, 42, 7, 63, 12};
   return m;
 }

@@ -2,7 +2,7 @@
 // narrowing checked by round trips, by every rounding tie between adjacent 16-bit values, by a
 // nearest-value property over a sweep of float bit patterns and, on x86 with F16C, against the
 // hardware converter.
-#include <bitlin/io/half.hpp>
+#include <bitlin/core/half.hpp>
 
 #include <cmath>
 #include <cstdint>

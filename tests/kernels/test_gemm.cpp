@@ -5,7 +5,7 @@
 // fused epilogue, and the packed-weights round trips.
 #include <bitlin/gemm/activation_buffer.hpp>
 #include <bitlin/gemm/ternary_gemm.hpp>
-#include <bitlin/kernels/reference.hpp>
+#include <bitlin/gemm/reference.hpp>
 #include <bitlin/pack/ternary_i2.hpp>
 
 #include <cmath>

@@ -4,7 +4,7 @@
 // resolved inside the lineage, and the default layouts (binary at 1 bit); plus exact values at the
 // accumulator extremes (K = 2^20, all -128 / +127, alternating) on every path.
 #include <bitlin/gemm/ternary_gemm.hpp>
-#include <bitlin/kernels/reference.hpp>
+#include <bitlin/gemm/reference.hpp>
 
 #include <cmath>
 #include <cstdlib>

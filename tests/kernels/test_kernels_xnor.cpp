@@ -4,7 +4,7 @@
 // reference_gemm on the +-1 values for every N and K tail and tokens 1..17, big K, thread-count
 // independence, the fused epilogue bit for bit against reference_bitlinear_matmul, and bad input.
 #include <bitlin/gemm/xnor_gemm.hpp>
-#include <bitlin/kernels/reference.hpp>
+#include <bitlin/gemm/reference.hpp>
 #include <bitlin/layers/xnor_linear.hpp>
 #include <bitlin/quant/binary.hpp>
 #include <bitlin/quant/sign_activation.hpp>

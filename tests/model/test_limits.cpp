@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "bitlin/io/half.hpp"
+#include "bitlin/core/half.hpp"
 #include "bitlin/model/loader.hpp"
 #include "bitlin/model/sampling.hpp"
 #include "bitlin/testing/random_model.hpp"

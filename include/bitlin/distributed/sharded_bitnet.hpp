@@ -180,7 +180,7 @@ class sharded_block {
     const index_t T = x.rows(), qs = heads_ * head_dim_, kvs = kv_size();
     BITLIN_REQUIRE(x.cols() == hidden_, shape_error, "sharded_block: input has ", x.cols(),
                    " features, expected ", hidden_);
-    BITLIN_REQUIRE(kv.k.rows() >= pos0 + T && kv.k.cols() == kvs, shape_error,
+    BITLIN_REQUIRE(kv.v.rows() >= pos0 + T && kv.v.cols() == kvs, shape_error,
                    "sharded_block: KV cache too small");
     qkv_->set_executor(ex);
     gate_up_->set_executor(ex);
@@ -190,14 +190,9 @@ class sharded_block {
     rms_norm(x, input_norm_.data(), eps_, xn);
     matrix_f qkv(T, qs + 2 * kvs);
     qkv_->forward_quantized(detail::quantize_tokens(xn), qkv);
-    for (index_t t = 0; t < T; ++t) {
-      float* row = qkv.row(t).data();
-      for (index_t h = 0; h < heads_ + kv_heads_; ++h) rope.apply(row + h * head_dim_, t);
-      std::copy(row + qs, row + qs + kvs, kv.k.row(pos0 + t).data());
-      std::copy(row + qs + kvs, row + qs + 2 * kvs, kv.v.row(pos0 + t).data());
-    }
+    model::rope_and_store(qkv, heads_, kv_heads_, head_dim_, rope, kv, pos0);
     matrix_f attn(T, qs);
-    attention(qkv, kv, pos0, attn, ex);
+    model::cached_attention(qkv, heads_, kv_heads_, head_dim_, kv, pos0, attn, ex);
     split_rms_norm(attn, attn_sub_norm_.data(), q_total_);
     matrix_f out(T, hidden_);
     row_parallel(attn, o_, out, ex);
@@ -281,32 +276,6 @@ class sharded_block {
               detail::rescale(acc(t, n), sx[static_cast<std::size_t>(t)], w.scale, w.multiply);
       ordered_all_reduce_sum(*comm_, out.data(), static_cast<std::size_t>(out.size()));
     }
-  }
-
-  // Causal grouped-query attention of the local heads (local head h reads local KV head
-  // h / (heads / kv_heads), the same pairing as globally since both are split evenly).
-  void attention(const matrix_f& qkv, const model::layer_kv& kv, index_t pos0, matrix_f& attn,
-                 const executor& ex) const {
-    const index_t T = qkv.rows(), d = head_dim_;
-    const index_t group = heads_ / kv_heads_;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-    ex.parallel_for(heads_, 1, [&](index_t h0, index_t h1) {
-      for (index_t h = h0; h < h1; ++h) {
-        const index_t g = h / group;
-        attention_args a{qkv.data() + h * d,
-                         qkv.cols(),
-                         kv.k.data() + g * d,
-                         kv.v.data() + g * d,
-                         kv.k.cols(),
-                         attn.data() + h * d,
-                         attn.cols(),
-                         T,
-                         pos0,
-                         d,
-                         scale};
-        attend_head(a);
-      }
-    });
   }
 
   const communicator* comm_;

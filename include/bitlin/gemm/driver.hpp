@@ -83,12 +83,19 @@ class weight_epilogue {
 namespace detail {
 
 // The kernel of (isa, layout): the most derived arch tag with a kernel for the layout.
+// (Declared only when the tables are prebuilt: src/kernel_tables.cpp instantiates it for every
+// layout of all_kernel_layouts.)
 template <class Layout>
-const kernel_entry<kernel_fn>& gemm_kernel_of(isa i) {
+const kernel_entry<kernel_fn>& gemm_kernel_of(isa i)
+#if BITLIN_KERNEL_TABLES_EXTERN
+    ;
+#else
+{
   static const auto table =
       isa_table<kernel_fn>([](auto tag) { return kernels::gemm_kernel(tag, Layout{}); });
   return table[static_cast<std::size_t>(i)];
 }
+#endif
 
 // Work split: panels of 64 rows x blocks of up to 96 tokens, panel-major so that a chunk of
 // consecutive items reuses one weight panel from cache across its token blocks.

@@ -41,7 +41,7 @@
 
 #include <bitlin/core/error.hpp>
 #include <bitlin/core/types.hpp>
-#include <bitlin/io/half.hpp>
+#include <bitlin/core/half.hpp>
 #include <bitlin/io/safetensors.hpp>
 
 #include <algorithm>

@@ -17,7 +17,7 @@
 #include <bitlin/core/error.hpp>
 #include <bitlin/core/types.hpp>
 #include <bitlin/io/atomic_file.hpp>
-#include <bitlin/io/half.hpp>
+#include <bitlin/core/half.hpp>
 #include <bitlin/io/json_text.hpp>
 #include <nlohmann/json.hpp>
 

@@ -8,9 +8,19 @@
 // overload resolution picks the most derived tag that has a kernel, and records which path that
 // is, so callers can report it (`bitnet_cli` prints one line of op=path). Rows this build does
 // not compile resolve to the scalar kernel and are never selected (isa_supported is false).
+//
+// Kernel tables compiled once (optional). Header-only use instantiates a table, and so compiles
+// that op's kernels for every ISA, in each translation unit that uses the op: a program that
+// includes the model in many files compiles the kernels many times (about 40 % of such a file's
+// compile time with g++ -O3). Defining BITLIN_PREBUILT_KERNELS in every translation unit of a
+// program (the CMake target bitlin::kernels does both) turns each table function into a
+// declaration; their one definition is the bitlin_kernels library (src/kernel_tables.cpp, which
+// defines BITLIN_KERNEL_TABLES_DEFINE). A program uses one mode or the other in all its files. With
+// prebuilt tables, a layout outside all_kernel_layouts has no GEMM table: use header-only mode.
 #pragma once
 
 #include <array>
+#include <cstddef>
 
 #include "bitlin/config/cpu.hpp"
 
@@ -43,3 +53,28 @@ std::array<kernel_entry<Fn>, isa_count> isa_table(Lookup lookup) {
 }
 
 }  // namespace bitlin
+
+#if defined(BITLIN_PREBUILT_KERNELS) && !defined(BITLIN_KERNEL_TABLES_DEFINE)
+#define BITLIN_KERNEL_TABLES_EXTERN 1
+#else
+#define BITLIN_KERNEL_TABLES_EXTERN 0
+#endif
+// Inline in header-only use; external linkage where the prebuilt library defines the tables.
+#if defined(BITLIN_KERNEL_TABLES_DEFINE)
+#define BITLIN_KERNEL_TABLE_LINKAGE
+#else
+#define BITLIN_KERNEL_TABLE_LINKAGE inline
+#endif
+
+// BITLIN_KERNEL_TABLE(name, Fn, lookup) is `const kernel_entry<Fn>& name(isa i)`: row i of the
+// table isa_table<Fn> builds from `lookup`, an expression of the arch tag `tag` (for instance
+// kernels::attention_kernel(tag)). Only declared when the tables are prebuilt.
+#if BITLIN_KERNEL_TABLES_EXTERN
+#define BITLIN_KERNEL_TABLE(name, Fn, ...) const ::bitlin::kernel_entry<Fn>& name(::bitlin::isa i);
+#else
+#define BITLIN_KERNEL_TABLE(name, Fn, ...)                                                   \
+  BITLIN_KERNEL_TABLE_LINKAGE const ::bitlin::kernel_entry<Fn>& name(::bitlin::isa i) {      \
+    static const auto table = ::bitlin::isa_table<Fn>([](auto tag) { return __VA_ARGS__; }); \
+    return table[static_cast<std::size_t>(i)];                                               \
+  }
+#endif

@@ -13,11 +13,7 @@
 namespace bitlin {
 
 namespace detail {
-inline const kernel_entry<attention_fn>& attention_kernel_of(isa i) {
-  static const auto table =
-      isa_table<attention_fn>([](auto tag) { return kernels::attention_kernel(tag); });
-  return table[static_cast<std::size_t>(i)];
-}
+BITLIN_KERNEL_TABLE(attention_kernel_of, attention_fn, kernels::attention_kernel(tag))
 }  // namespace detail
 
 // The ISA whose kernel attend_head runs for path i and this head size.

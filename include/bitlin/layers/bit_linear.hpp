@@ -17,7 +17,7 @@
 
 #include "bitlin/gemm/activation_buffer.hpp"
 #include "bitlin/gemm/ternary_gemm.hpp"
-#include "bitlin/kernels/reference.hpp"
+#include "bitlin/gemm/reference.hpp"
 #include "bitlin/pack/binary_b1.hpp"
 #include "bitlin/pack/ternary_i2.hpp"
 #include "bitlin/quant/activation.hpp"

@@ -17,7 +17,7 @@
 #include "bitlin/core/error.hpp"
 #include "bitlin/core/types.hpp"
 #include "bitlin/gemm/executor.hpp"
-#include "bitlin/io/half.hpp"
+#include "bitlin/core/half.hpp"
 #include "bitlin/kernels/dense/kernels.hpp"
 #include "bitlin/kernels/dispatch.hpp"
 
@@ -29,16 +29,8 @@ inline const char* dense_storage_name(dense_storage s) {
 }
 
 namespace detail {
-inline const kernel_entry<dense_f32_fn>& dense_f32_kernel_of(isa i) {
-  static const auto table =
-      isa_table<dense_f32_fn>([](auto tag) { return kernels::dense_f32_kernel(tag); });
-  return table[static_cast<std::size_t>(i)];
-}
-inline const kernel_entry<dense_bf16_fn>& dense_bf16_kernel_of(isa i) {
-  static const auto table =
-      isa_table<dense_bf16_fn>([](auto tag) { return kernels::dense_bf16_kernel(tag); });
-  return table[static_cast<std::size_t>(i)];
-}
+BITLIN_KERNEL_TABLE(dense_f32_kernel_of, dense_f32_fn, kernels::dense_f32_kernel(tag))
+BITLIN_KERNEL_TABLE(dense_bf16_kernel_of, dense_bf16_fn, kernels::dense_bf16_kernel(tag))
 }  // namespace detail
 
 // The ISA whose kernel dense_matrix::multiply runs for storage s and path i.

@@ -22,11 +22,7 @@
 namespace bitlin {
 
 namespace detail {
-inline const kernel_entry<int8_rows_fn>& int8_rows_kernel_of(isa i) {
-  static const auto table =
-      isa_table<int8_rows_fn>([](auto tag) { return kernels::int8_rows_kernel(tag); });
-  return table[static_cast<std::size_t>(i)];
-}
+BITLIN_KERNEL_TABLE(int8_rows_kernel_of, int8_rows_fn, kernels::int8_rows_kernel(tag))
 }  // namespace detail
 
 // The ISA whose kernel int8_linear::multiply runs for path i.

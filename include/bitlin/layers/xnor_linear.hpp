@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "bitlin/gemm/xnor_gemm.hpp"
-#include "bitlin/kernels/reference.hpp"
+#include "bitlin/gemm/reference.hpp"
 #include "bitlin/layers/bit_linear.hpp"
 #include "bitlin/quant/binary.hpp"
 #include "bitlin/norm/norm.hpp"

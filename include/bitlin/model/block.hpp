@@ -35,6 +35,39 @@ struct block_workspace {
   activation_buffer xq;
 };
 
+// RoPE on the query and key heads of rows [0, T) of a fused q|k|v matrix (row t at position
+// pos0 + t, the angles rope holds for those positions), then the keys and values of those
+// positions into kv (keys as columns, see layer_kv).
+inline void rope_and_store(matrix_f& qkv, index_t heads, index_t kv_heads, index_t d,
+                           const rope_angles& rope, layer_kv& kv, index_t pos0) {
+  const index_t qs = heads * d, kvs = kv_heads * d;
+  for (index_t t = 0; t < qkv.rows(); ++t) {
+    float* row = qkv.row(t).data();
+    for (index_t h = 0; h < heads + kv_heads; ++h) rope.apply(row + h * d, t);
+    kv.kt.col(pos0 + t) = Eigen::Map<const Eigen::VectorXf>(row + qs, kvs);
+    std::copy(row + qs + kvs, row + qs + 2 * kvs, kv.v.row(pos0 + t).data());
+  }
+}
+
+// Causal grouped-query attention of the T queries of qkv (positions pos0 ..) over the pos0 + T
+// cached positions: attn = softmax(q k^T / sqrt(d)) v per head, in float, query head h reading KV
+// head h / (heads / kv_heads).
+inline void cached_attention(const matrix_f& qkv, index_t heads, index_t kv_heads, index_t d,
+                             const layer_kv& kv, index_t pos0, matrix_f& attn, const executor& ex) {
+  const index_t T = qkv.rows(), group = heads / kv_heads;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  const isa path = active_isa();
+  ex.parallel_for(heads, 1, [&](index_t h0, index_t h1) {
+    for (index_t h = h0; h < h1; ++h) {
+      const index_t g = h / group;
+      attend_head(
+          {qkv.data() + h * d, qkv.cols(), kv.kt.data() + g * d * kv.kt.cols(), kv.kt.cols(),
+           kv.v.data() + g * d, kv.v.cols(), attn.data() + h * d, attn.cols(), T, pos0, d, scale},
+          path);
+    }
+  });
+}
+
 class transformer_block {
  public:
   // tp_groups = P: the groups of a P-rank tensor-parallel run with per-shard activation scales
@@ -115,7 +148,7 @@ class transformer_block {
     const index_t qs = heads_ * head_dim_, kvs = kv_heads_ * head_dim_;
     BITLIN_REQUIRE(x.cols() == hidden_, shape_error, "transformer_block: input has ", x.cols(),
                    " features, expected ", hidden_);
-    BITLIN_REQUIRE(kv.k.rows() >= pos0 + T && kv.k.cols() == kvs, shape_error,
+    BITLIN_REQUIRE(kv.v.rows() >= pos0 + T && kv.v.cols() == kvs, shape_error,
                    "transformer_block: KV cache too small");
 
     // Attention.
@@ -124,14 +157,9 @@ class transformer_block {
     ws.xq.quantize(ws.xn.data(), T, hidden_, hidden_, 8, ex);
     ws.qkv.resize(T, qs + 2 * kvs);
     qkv_.forward(ws.xq, ws.qkv.data(), ws.qkv.cols(), ex);
-    for (index_t t = 0; t < T; ++t) {
-      float* row = ws.qkv.row(t).data();
-      for (index_t h = 0; h < heads_ + kv_heads_; ++h) rope.apply(row + h * head_dim_, t);
-      std::copy(row + qs, row + qs + kvs, kv.k.row(pos0 + t).data());
-      std::copy(row + qs + kvs, row + qs + 2 * kvs, kv.v.row(pos0 + t).data());
-    }
+    rope_and_store(ws.qkv, heads_, kv_heads_, head_dim_, rope, kv, pos0);
     ws.attn.resize(T, qs);
-    attention(ws.qkv, kv, pos0, ws.attn, ex);
+    cached_attention(ws.qkv, heads_, kv_heads_, head_dim_, kv, pos0, ws.attn, ex);
     ws.out.resize(T, hidden_);
     if (tp_groups_ > 1) {
       const index_t block = qs / tp_groups_;
@@ -172,33 +200,6 @@ class transformer_block {
   }
 
  private:
-  // Causal grouped-query attention of the T new queries (positions pos0 ..) over the
-  // pos0 + T cached keys; softmax(q k^T / sqrt(d)) v per head, in float.
-  void attention(const matrix_f& qkv, const layer_kv& kv, index_t pos0, matrix_f& attn,
-                 const executor& ex) const {
-    const index_t T = qkv.rows(), d = head_dim_;
-    const index_t group = heads_ / kv_heads_;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-    const isa path = active_isa();
-    ex.parallel_for(heads_, 1, [&](index_t h0, index_t h1) {
-      for (index_t h = h0; h < h1; ++h) {
-        const index_t g = h / group;
-        attention_args a{qkv.data() + h * d,
-                         qkv.cols(),
-                         kv.k.data() + g * d,
-                         kv.v.data() + g * d,
-                         kv.k.cols(),
-                         attn.data() + h * d,
-                         attn.cols(),
-                         T,
-                         pos0,
-                         d,
-                         scale};
-        attend_head(a, path);
-      }
-    });
-  }
-
   int tp_groups_ = 1;
   index_t hidden_, intermediate_, heads_, kv_heads_, head_dim_;
   float eps_;

@@ -20,7 +20,7 @@
 
 #include "bitlin/core/error.hpp"
 #include "bitlin/io/checkpoint.hpp"
-#include "bitlin/io/half.hpp"
+#include "bitlin/core/half.hpp"
 #include "bitlin/io/safetensors.hpp"
 #include "bitlin/model/bitnet.hpp"
 #include "bitlin/model/config.hpp"

@@ -17,11 +17,7 @@
 namespace bitlin {
 
 namespace detail {
-inline const kernel_entry<act_quant_fn>& act_quant_kernel_of(isa i) {
-  static const auto table =
-      isa_table<act_quant_fn>([](auto tag) { return kernels::act_quant_kernel(tag); });
-  return table[static_cast<std::size_t>(i)];
-}
+BITLIN_KERNEL_TABLE(act_quant_kernel_of, act_quant_fn, kernels::act_quant_kernel(tag))
 }  // namespace detail
 
 // The ISA whose kernel quantize_row_i8 runs for path i.

@@ -20,12 +20,11 @@
 #include <limits>
 #include <vector>
 
+#include "bitlin/core/absmax.hpp"
 #include "bitlin/core/rounding.hpp"
 #include "bitlin/quant/detail.hpp"
 
 namespace bitlin {
-
-inline constexpr float activation_min_absmax = 1e-5f;
 
 struct quantized_activations {
   matrix_i8 q;                // [tokens, k]
@@ -33,28 +32,6 @@ struct quantized_activations {
   scale_layout layout;
   int bits = 8;
 };
-
-namespace detail {
-inline std::int8_t absmax_code(float x, float s, float lo, float hi) {
-  const float r = round_half_even(x * s);
-  return static_cast<std::int8_t>(r < lo ? lo : (r > hi ? hi : r));
-}
-}  // namespace detail
-
-// One row, no allocation: the building block for models that quantize token by token. Returns s.
-inline float absmax_quantize_row(const float* x, index_t k, std::int8_t* q, int bits = 8) {
-  detail::require_bits(bits, "absmax_quantize_row");
-  float mx = 0.0f;
-  for (index_t i = 0; i < k; ++i) {
-    BITLIN_REQUIRE(std::isfinite(x[i]), value_error, "absmax_quantize_row: element ", i, " is ",
-                   x[i], "; activations must be finite");
-    mx = std::max(mx, std::fabs(x[i]));
-  }
-  const float qmax = static_cast<float>((1 << (bits - 1)) - 1);
-  const float s = qmax / std::max(mx, activation_min_absmax);
-  for (index_t i = 0; i < k; ++i) q[i] = detail::absmax_code(x[i], s, -qmax - 1.0f, qmax);
-  return s;
-}
 
 inline quantized_activations absmax_quantize(const Eigen::Ref<const matrix_f>& X, int bits = 8,
                                              scale_groups g = scale_groups::per_row()) {

@@ -1,6 +1,6 @@
 // The activation quantizer op: one token's floats -> int8 codes, the scale and the codes' sum (the
 // ternary kernels correct for their offset weight codes with it, kernels/kernel_args.hpp). The
-// definition is absmax_quantize_row(x, k, q, 8) (quant/activation.hpp); every ISA's kernel must
+// definition is absmax_quantize_row(x, k, q, 8) (core/absmax.hpp); every ISA's kernel must
 // produce the same bits. This is the portable kernel: the oracle itself, behind a finiteness check
 // so that a kernel never throws (the public entry, quant/act_quant.hpp, re-runs the oracle to
 // report the bad element).
@@ -12,7 +12,7 @@
 #include "bitlin/config/arch.hpp"
 #include "bitlin/core/types.hpp"
 #include "bitlin/kernels/dispatch.hpp"
-#include "bitlin/quant/activation.hpp"
+#include "bitlin/core/absmax.hpp"
 
 namespace bitlin {
 

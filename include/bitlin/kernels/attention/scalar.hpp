@@ -14,19 +14,26 @@
 
 namespace bitlin {
 
-// Where one head's operands live: row t of Q at q + t*ldq, key/value j at k/v + j*ldkv, output
-// row t at o + t*ldo, each head_dim long.
+// Where one head's operands live: row t of Q at q + t*ldq; the keys transposed, as the KV cache
+// stores them (kv_cache.hpp): element i of key j at kt[i * ldkt + j], so the scores of consecutive
+// keys are contiguous loads and no kernel transposes anything; value j at v + j*ldv; output row t
+// at o + t*ldo; each head_dim long. ldkt >= pos0 + tokens rounded up to attention_key_align, and
+// the key columns past pos0 + tokens may be read (their scores are never used).
 struct attention_args {
   const float* q;
   index_t ldq;
-  const float* k;
+  const float* kt;
+  index_t ldkt;
   const float* v;
-  index_t ldkv;
+  index_t ldv;
   float* o;
   index_t ldo;
   index_t tokens, pos0, head_dim;
   float scale;
 };
+
+// Key capacities are multiples of this, so a kernel may load whole vectors of keys.
+constexpr index_t attention_key_align = 16;
 
 // One ISA's attention: `run` computes one head for the head sizes `handles` accepts; other sizes
 // go to the portable kernel.
@@ -60,9 +67,9 @@ inline void attend_head_eigen(const attention_args& a) {
   using omap = Eigen::Map<matrix_f, 0, Eigen::OuterStride<>>;
   const index_t T = a.tokens, L = a.pos0 + a.tokens, d = a.head_dim;
   cmap Q(a.q, T, d, Eigen::OuterStride<>(a.ldq));
-  cmap K(a.k, L, d, Eigen::OuterStride<>(a.ldkv));
-  cmap V(a.v, L, d, Eigen::OuterStride<>(a.ldkv));
-  matrix_f S = Q * K.transpose();
+  cmap Kt(a.kt, d, L, Eigen::OuterStride<>(a.ldkt));
+  cmap V(a.v, L, d, Eigen::OuterStride<>(a.ldv));
+  matrix_f S = Q * Kt;
   for (index_t t = 0; t < T; ++t) causal_softmax(S.row(t).data(), a.pos0 + t + 1, L, a.scale);
   omap O(a.o, T, d, Eigen::OuterStride<>(a.ldo));
   O.noalias() = S * V;

@@ -10,7 +10,7 @@
 
 #include "bitlin/config/arch.hpp"
 #include "bitlin/core/types.hpp"
-#include "bitlin/io/half.hpp"
+#include "bitlin/core/half.hpp"
 #include "bitlin/kernels/dispatch.hpp"
 
 namespace bitlin {

@@ -15,11 +15,7 @@
 namespace bitlin {
 namespace detail {
 
-inline const kernel_entry<hamming_fn>& hamming_kernel_of(isa i) {
-  static const auto table =
-      isa_table<hamming_fn>([](auto tag) { return kernels::hamming_kernel(tag); });
-  return table[static_cast<std::size_t>(i)];
-}
+BITLIN_KERNEL_TABLE(hamming_kernel_of, hamming_fn, kernels::hamming_kernel(tag))
 
 }  // namespace detail
 }  // namespace bitlin

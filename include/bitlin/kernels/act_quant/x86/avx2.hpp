@@ -14,7 +14,7 @@
 #include "bitlin/config/arch.hpp"
 #include "bitlin/kernels/act_quant/scalar.hpp"
 #include "bitlin/kernels/dispatch.hpp"
-#include "bitlin/quant/activation.hpp"
+#include "bitlin/core/absmax.hpp"
 
 #define BITLIN_TARGET_ACTQ_AVX2 __attribute__((target("avx2,fma")))
 

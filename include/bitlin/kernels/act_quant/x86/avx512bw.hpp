@@ -11,7 +11,7 @@
 #include "bitlin/config/arch.hpp"
 #include "bitlin/kernels/act_quant/scalar.hpp"
 #include "bitlin/kernels/dispatch.hpp"
-#include "bitlin/quant/activation.hpp"
+#include "bitlin/core/absmax.hpp"
 
 namespace bitlin {
 namespace kernels {

@@ -1,8 +1,7 @@
 // AVX-512 attention for head_dim 32, 64, 96 and 128. Eigen in a library built without -m flags only
-// gets SSE2, and attention then costs a fifth of a 512-token prefill. Keys are transposed
-// ([d, L] padded to 16) so that the scores of 16 keys are one vector FMA chain per query; four
-// queries share each key load; P.V accumulates the head_dim/16 output vectors of two queries in
-// registers.
+// gets SSE2, and attention then costs a fifth of a 512-token prefill. The cache stores the keys
+// transposed, so the scores of 16 keys are one vector FMA chain per query; four queries share each
+// key load; P.V accumulates the head_dim/16 output vectors of two queries in registers.
 #pragma once
 
 #include <immintrin.h>
@@ -23,7 +22,7 @@ namespace attention_avx512 {
 // O rows t0, t0+1 (TB of them) = P rows . V, head_dim = 16 * NC.
 template <int NC, int TB>
 BITLIN_TARGET_ATTN_AVX512 void pv(const float* P, index_t ldp, index_t len, const float* V,
-                                  index_t ldkv, float* O, index_t ldo) {
+                                  index_t ldv, float* O, index_t ldo) {
   __m512 acc[TB][NC];
   for (int t = 0; t < TB; ++t)
     for (int c = 0; c < NC; ++c) acc[t][c] = _mm512_setzero_ps();
@@ -31,7 +30,7 @@ BITLIN_TARGET_ATTN_AVX512 void pv(const float* P, index_t ldp, index_t len, cons
     __m512 p[TB];
     for (int t = 0; t < TB; ++t) p[t] = _mm512_set1_ps(P[t * ldp + j]);
     for (int c = 0; c < NC; ++c) {
-      const __m512 v = _mm512_loadu_ps(V + j * ldkv + 16 * c);
+      const __m512 v = _mm512_loadu_ps(V + j * ldv + 16 * c);
       for (int t = 0; t < TB; ++t) acc[t][c] = _mm512_fmadd_ps(p[t], v, acc[t][c]);
     }
   }
@@ -39,65 +38,56 @@ BITLIN_TARGET_ATTN_AVX512 void pv(const float* P, index_t ldp, index_t len, cons
     for (int c = 0; c < NC; ++c) _mm512_storeu_ps(O + t * ldo + 16 * c, acc[t][c]);
 }
 
-// Scores of queries [t0, t0 + tb) against keys [0, len) as dot products on the key rows as
-// stored: for few queries (decode) transposing the whole cache costs more than the scores.
-template <int NC>
-BITLIN_TARGET_ATTN_AVX512 void scores_direct(const attention_args& a, index_t t0, index_t tb,
-                                             index_t len, float* S, index_t lds) {
-  for (index_t j = 0; j < len; ++j) {
-    const float* kj = a.k + j * a.ldkv;
+// Scores of tb < 4 queries (decode): row i of the keys is streamed once, one sequential stream
+// at a time, into score rows that stay in L1. Each score is the same chain of FMAs over i as in
+// the blocked loop of prefill, so both give identical scores.
+BITLIN_TARGET_ATTN_AVX512 inline void scores_rows(const attention_args& a, index_t t0, index_t tb,
+                                                  index_t len, float* S, index_t lds) {
+  const index_t blocks = (len + 15) / 16;
+  for (index_t t = 0; t < tb; ++t) std::fill(S + t * lds, S + t * lds + blocks * 16, 0.0f);
+  for (index_t i = 0; i < a.head_dim; ++i) {
+    const float* row = a.kt + i * a.ldkt;
     for (index_t t = 0; t < tb; ++t) {
-      const float* q = a.q + (t0 + t) * a.ldq;
-      __m512 acc = _mm512_setzero_ps();
-      for (int c = 0; c < NC; ++c)
-        acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + 16 * c), _mm512_loadu_ps(kj + 16 * c), acc);
-      // Through memory: GCC 12 warns falsely (-Wmaybe-uninitialized) on the shuffle intrinsics.
-      alignas(64) float lanes[16];
-      _mm512_store_ps(lanes, acc);
-      float sum = 0.0f;
-      for (int l = 0; l < 8; ++l) sum += lanes[l] + lanes[l + 8];
-      S[t * lds + j] = sum;
+      const __m512 qi = _mm512_set1_ps(a.q[(t0 + t) * a.ldq + i]);
+      float* s = S + t * lds;
+      for (index_t jb = 0; jb < blocks; ++jb)
+        _mm512_storeu_ps(s + 16 * jb, _mm512_fmadd_ps(qi, _mm512_loadu_ps(row + 16 * jb),
+                                                      _mm512_loadu_ps(s + 16 * jb)));
     }
   }
 }
 
 template <int NC>
 BITLIN_TARGET_ATTN_AVX512 void head(const attention_args& a) {
-  constexpr index_t d = 16 * NC;
   const index_t T = a.tokens, L = a.pos0 + a.tokens, Lp = (L + 15) / 16 * 16;
   constexpr int TB = 4;
-  const bool transposed = T >= TB;  // transposing pays off once a block of queries shares it
   // Per-thread scratch that only grows: a decode step allocates nothing once it has seen its shape.
-  static thread_local std::vector<float> Kt, S;
-  if (transposed) {
-    Kt.assign(static_cast<std::size_t>(d * Lp), 0.0f);
-    for (index_t j = 0; j < L; ++j)
-      for (index_t i = 0; i < d; ++i)
-        Kt[static_cast<std::size_t>(i * Lp + j)] = a.k[j * a.ldkv + i];
-  }
+  static thread_local std::vector<float> S;
   if (S.size() < static_cast<std::size_t>(TB * Lp)) S.resize(static_cast<std::size_t>(TB * Lp));
   for (index_t t0 = 0; t0 < T; t0 += TB) {
     const index_t tb = std::min<index_t>(TB, T - t0);
     const index_t len = a.pos0 + t0 + tb;  // keys visible to the block's last query
-    const index_t blocks = transposed ? (len + 15) / 16 : 0;
-    if (!transposed) scores_direct<NC>(a, t0, tb, len, S.data(), Lp);
-    for (index_t jb = 0; jb < blocks; ++jb) {
-      __m512 acc[TB] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                        _mm512_setzero_ps()};
-      for (index_t i = 0; i < d; ++i) {
-        const __m512 kt = _mm512_loadu_ps(Kt.data() + i * Lp + 16 * jb);
-        for (index_t t = 0; t < tb; ++t)
-          acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(a.q[(t0 + t) * a.ldq + i]), kt, acc[t]);
+    if (T < TB) {
+      scores_rows(a, t0, tb, len, S.data(), Lp);
+    } else {
+      for (index_t jb = 0; jb < (len + 15) / 16; ++jb) {
+        __m512 acc[TB] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                          _mm512_setzero_ps()};
+        for (index_t i = 0; i < 16 * NC; ++i) {
+          const __m512 kt = _mm512_loadu_ps(a.kt + i * a.ldkt + 16 * jb);
+          for (index_t t = 0; t < tb; ++t)
+            acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(a.q[(t0 + t) * a.ldq + i]), kt, acc[t]);
+        }
+        for (index_t t = 0; t < tb; ++t) _mm512_storeu_ps(S.data() + t * Lp + 16 * jb, acc[t]);
       }
-      for (index_t t = 0; t < tb; ++t) _mm512_storeu_ps(S.data() + t * Lp + 16 * jb, acc[t]);
     }
     for (index_t t = 0; t < tb; ++t)
       causal_softmax(S.data() + t * Lp, a.pos0 + t0 + t + 1, len, a.scale);
     index_t t = 0;
     for (; t + 2 <= tb; t += 2)
-      pv<NC, 2>(S.data() + t * Lp, Lp, len, a.v, a.ldkv, a.o + (t0 + t) * a.ldo, a.ldo);
+      pv<NC, 2>(S.data() + t * Lp, Lp, len, a.v, a.ldv, a.o + (t0 + t) * a.ldo, a.ldo);
     for (; t < tb; ++t)
-      pv<NC, 1>(S.data() + t * Lp, Lp, len, a.v, a.ldkv, a.o + (t0 + t) * a.ldo, a.ldo);
+      pv<NC, 1>(S.data() + t * Lp, Lp, len, a.v, a.ldv, a.o + (t0 + t) * a.ldo, a.ldo);
   }
 }
 

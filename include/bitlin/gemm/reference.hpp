@@ -1,5 +1,5 @@
 // The oracle: plain loops that define what every fast path must reproduce bit for bit. Kept
-// deliberately simple; speed is the business of include/bitlin/gemm/.
+// deliberately simple; speed is the business of the driver (gemm/driver.hpp) and the kernels.
 //
 // Overflow bound: activations are int8 (|x| <= 128) and weights ternary or binary (|w| <= 1), so
 // every partial sum satisfies |sum| <= 128 * K. With K <= 16'777'215 = 2^24 - 1 that is at most
