@@ -19,16 +19,9 @@
 namespace bitlin {
 namespace kernels {
 
-#define BITLIN_B3_NS avx2_b3
+#define BITLIN_KX_NS avx2_b3
+#include "bitlin/kernels/x86/kx_avx2.inc"
 #define BITLIN_B3_I2NS avx2_impl
-#define BITLIN_B3_TARGET __attribute__((target("avx2")))
-#define BITLIN_B3_VEC __m256i
-#define BITLIN_B3_ROWS 8
-#define BITLIN_B3_GEMV_MU 4
-#define BITLIN_B3_LOAD(p) _mm256_load_si256(reinterpret_cast<const __m256i*>(p))
-#define BITLIN_B3_STORE(p, v) _mm256_store_si256(reinterpret_cast<__m256i*>(p), v)
-#define BITLIN_B3_ZERO() _mm256_setzero_si256()
-#define BITLIN_B3_SET1_8(v) _mm256_set1_epi8(static_cast<char>(v))
 #define BITLIN_B3_ADD8(a, b) _mm256_add_epi8(a, b)
 #define BITLIN_B3_OR(a, b) _mm256_or_si256(a, b)
 #define BITLIN_B3_SLLI16(v, imm) _mm256_slli_epi16(v, imm)

@@ -20,16 +20,9 @@
 namespace bitlin {
 namespace kernels {
 
-#define BITLIN_B3_NS avx512bw_b3
+#define BITLIN_KX_NS avx512bw_b3
+#include "bitlin/kernels/x86/kx_avx512bw.inc"
 #define BITLIN_B3_I2NS avx512bw_impl
-#define BITLIN_B3_TARGET __attribute__((target("avx512f,avx512bw,avx512vl")))
-#define BITLIN_B3_VEC __m512i
-#define BITLIN_B3_ROWS 16
-#define BITLIN_B3_GEMV_MU 4
-#define BITLIN_B3_LOAD(p) _mm512_load_si512(p)
-#define BITLIN_B3_STORE(p, v) _mm512_store_si512(p, v)
-#define BITLIN_B3_ZERO() _mm512_setzero_si512()
-#define BITLIN_B3_SET1_8(v) _mm512_set1_epi8(static_cast<char>(v))
 #define BITLIN_B3_ADD8(a, b) _mm512_add_epi8(a, b)
 #define BITLIN_B3_OR(a, b) _mm512_or_si512(a, b)
 #define BITLIN_B3_SLLI16(v, imm) _mm512_slli_epi16(v, imm)

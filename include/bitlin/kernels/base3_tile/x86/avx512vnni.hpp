@@ -19,16 +19,9 @@
 namespace bitlin {
 namespace kernels {
 
-#define BITLIN_B3_NS avx512vnni_b3
+#define BITLIN_KX_NS avx512vnni_b3
+#include "bitlin/kernels/x86/kx_avx512vnni.inc"
 #define BITLIN_B3_I2NS avx512vnni_impl
-#define BITLIN_B3_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
-#define BITLIN_B3_VEC __m512i
-#define BITLIN_B3_ROWS 16
-#define BITLIN_B3_GEMV_MU 4
-#define BITLIN_B3_LOAD(p) _mm512_load_si512(p)
-#define BITLIN_B3_STORE(p, v) _mm512_store_si512(p, v)
-#define BITLIN_B3_ZERO() _mm512_setzero_si512()
-#define BITLIN_B3_SET1_8(v) _mm512_set1_epi8(static_cast<char>(v))
 #define BITLIN_B3_ADD8(a, b) _mm512_add_epi8(a, b)
 #define BITLIN_B3_OR(a, b) _mm512_or_si512(a, b)
 #define BITLIN_B3_SLLI16(v, imm) _mm512_slli_epi16(v, imm)
@@ -37,7 +30,6 @@ namespace kernels {
                          _mm512_maskz_mov_epi8(_mm512_cmpgt_epi8_mask(v, (k).lo), (k).one), \
                          (k).two)
 #define BITLIN_B3_I16 0
-#define BITLIN_B3_DOT(acc, w, x) _mm512_dpbusd_epi32(acc, w, x)
 #define BITLIN_B3_STORE_UNIT(a, acc, g, u, t) avx512vnni_impl::store_group(a, acc, (g) + (u), t)
 #include "bitlin/kernels/base3_tile/x86/tile_kernel.inc"
 

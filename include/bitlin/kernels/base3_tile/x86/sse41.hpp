@@ -19,16 +19,9 @@
 namespace bitlin {
 namespace kernels {
 
-#define BITLIN_B3_NS sse41_b3
+#define BITLIN_KX_NS sse41_b3
+#include "bitlin/kernels/x86/kx_sse41.inc"
 #define BITLIN_B3_I2NS sse41_impl
-#define BITLIN_B3_TARGET __attribute__((target("sse4.1")))
-#define BITLIN_B3_VEC __m128i
-#define BITLIN_B3_ROWS 4
-#define BITLIN_B3_GEMV_MU 8
-#define BITLIN_B3_LOAD(p) _mm_load_si128(reinterpret_cast<const __m128i*>(p))
-#define BITLIN_B3_STORE(p, v) _mm_store_si128(reinterpret_cast<__m128i*>(p), v)
-#define BITLIN_B3_ZERO() _mm_setzero_si128()
-#define BITLIN_B3_SET1_8(v) _mm_set1_epi8(static_cast<char>(v))
 #define BITLIN_B3_ADD8(a, b) _mm_add_epi8(a, b)
 #define BITLIN_B3_OR(a, b) _mm_or_si128(a, b)
 #define BITLIN_B3_SLLI16(v, imm) _mm_slli_epi16(v, imm)
