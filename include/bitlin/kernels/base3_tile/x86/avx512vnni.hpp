@@ -30,6 +30,8 @@ namespace kernels {
                          _mm512_maskz_mov_epi8(_mm512_cmpgt_epi8_mask(v, (k).lo), (k).one), \
                          (k).two)
 #define BITLIN_B3_I16 0
+#define BITLIN_B3_XOR(a, b) _mm512_xor_si512(a, b)
+#define BITLIN_B3_SRAI32(v, imm) _mm512_srai_epi32(v, imm)
 #define BITLIN_B3_STORE_UNIT(a, acc, g, u, t) avx512vnni_impl::store_group(a, acc, (g) + (u), t)
 #include "bitlin/kernels/base3_tile/x86/tile_kernel.inc"
 
