@@ -1,4 +1,4 @@
-// bitnet_cli: run a BitNet b1.58 model (a Hugging Face directory or a GGUF file) on bitlin's
+// bitnet_cli: run a BitNet b1.58 or b1 model (a Hugging Face directory or a GGUF file) on bitlin's
 // kernels. Text in and text out through the model's tokenizer (tokenizer.json beside the weights,
 // or the vocabulary a GGUF embeds), streamed as it is generated; an interactive chat with the
 // BitNet-2B-4T template ("Role: content<|eot_id|>", generation prompt "Assistant: ") that keeps
@@ -42,8 +42,8 @@ const char* const usage_text =
     "usage: bitnet_cli (--model DIR|FILE.gguf | --config FILE --weights FILE[,FILE...])\n"
     "                  (--prompt TEXT | --chat | --prompt-ids IDS) [options]\n"
     "\n"
-    "Runs a BitNet b1.58 model (Hugging Face layout: config.json + model.safetensors, or shards "
-    "with\n"
+    "Runs a BitNet b1.58 or b1 model (Hugging Face layout: config.json + model.safetensors, or "
+    "shards with\n"
     "model.safetensors.index.json; packed or float master weights; or a GGUF file with TQ1_0, "
     "TQ2_0\n"
     "or I2_S weights) on text or token ids.\n"
@@ -248,15 +248,18 @@ void print_kernel_paths(const bitlin::model::bitnet_model& model, bitlin::isa ta
   const bitlin::isa dense_path = model.uses_int8_head()
                                      ? bitlin::int8_linear_kernel_path(target)
                                      : bitlin::dense_kernel_path(model.head().storage(), target);
-  const bitlin::isa ternary_path = layout == bitlin::model::ternary_layout::base3
-                                       ? bitlin::gemm_kernel_path<bitlin::base3_tile>(target)
-                                       : bitlin::gemm_kernel_path<bitlin::i2_tile>(target);
-  // The base3 layout is named like its benchmark rows (avx2_base3); the default i2 is not.
-  std::printf(
-      "kernels: ternary=%s%s dense=%s attention=%s act_quant=%s\n", bitlin::isa_name(ternary_path),
-      layout == bitlin::model::ternary_layout::base3 ? "_base3" : "", bitlin::isa_name(dense_path),
-      bitlin::isa_name(bitlin::attention_kernel_path(target, model.config().head_dim)),
-      bitlin::isa_name(bitlin::act_quant_kernel_path(target)));
+  // A b1 model's projections run on the 1-bit layout, a b1.58 model's on the 2-bit one or, with
+  // --layout base3, on the 1.6-bit one (named like its benchmark rows: avx2_base3).
+  const bool binary = model.config().binary();
+  const bool base3 = !binary && layout == bitlin::model::ternary_layout::base3;
+  const bitlin::isa path = binary  ? bitlin::gemm_kernel_path<bitlin::b1_tile>(target)
+                           : base3 ? bitlin::gemm_kernel_path<bitlin::base3_tile>(target)
+                                   : bitlin::gemm_kernel_path<bitlin::i2_tile>(target);
+  std::printf("kernels: %s=%s%s dense=%s attention=%s act_quant=%s\n",
+              binary ? "binary" : "ternary", bitlin::isa_name(path), base3 ? "_base3" : "",
+              bitlin::isa_name(dense_path),
+              bitlin::isa_name(bitlin::attention_kernel_path(target, model.config().head_dim)),
+              bitlin::isa_name(bitlin::act_quant_kernel_path(target)));
 }
 
 struct run_options {
@@ -292,6 +295,16 @@ void check_against_model(const run_options& o, const bitlin::model::bitnet_confi
                     " positions (config max_position_embeddings)");
 }
 
+// The model type first: BitNet b1.58 (ternary) or BitNet b1 (binary weights, with its BitLinear
+// LayerNorm when the config has one).
+void print_model_line(const run_options& o, const bitlin::model::bitnet_config& c) {
+  std::printf("model: %s%s, %ld layers, hidden %ld, vocab %ld, linear_class %s, kernels %s%s\n",
+              c.model_kind(), c.activation_layer_norm ? " (LayerNorm before activations)" : "",
+              static_cast<long>(c.num_hidden_layers), static_cast<long>(c.hidden_size),
+              static_cast<long>(c.vocab_size), c.linear_class.c_str(), bitlin::isa_name(o.target),
+              o.int8_head ? ", int8 head" : "");
+}
+
 #ifdef BITLIN_CLI_MPI
 using tp_comm = bitlin::distributed::communicator;
 #else
@@ -313,10 +326,7 @@ bitlin::model::generation_stats report(
     AfterHeader after_header = [] {}) {
   const auto& c = model.config();
   check_against_model(o, c);
-  std::printf("model: %ld layers, hidden %ld, vocab %ld, linear_class %s, kernels %s%s\n",
-              static_cast<long>(c.num_hidden_layers), static_cast<long>(c.hidden_size),
-              static_cast<long>(c.vocab_size), c.linear_class.c_str(), bitlin::isa_name(o.target),
-              o.int8_head ? ", int8 head" : "");
+  print_model_line(o, c);
   after_header();
 
   bitlin::thread_pool pool(static_cast<int>(o.threads));
@@ -394,10 +404,7 @@ int run_model(const run_options& o, const tp_comm* comm) {
     bitlin::thread_pool pool(static_cast<int>(o.threads));
     bitlin::model::sampler s(o.so);
     const auto& c = model.config();
-    std::printf("model: %ld layers, hidden %ld, vocab %ld, linear_class %s, kernels %s%s\n",
-                static_cast<long>(c.num_hidden_layers), static_cast<long>(c.hidden_size),
-                static_cast<long>(c.vocab_size), c.linear_class.c_str(), bitlin::isa_name(o.target),
-                o.int8_head ? ", int8 head" : "");
+    print_model_line(o, c);
     std::printf("load time:        %.3f s\n", load_s);
     print_kernel_paths(model, o.target, o.layout);
     text_session ts(model, *tok, s, pool, !o.no_bos, o.n_new, o.stop_id);

@@ -44,6 +44,7 @@ TEST_CASE("set_active_isa and BITLIN_ISA select the path") {
 
 TEST_CASE("detection agrees with the lineage and the compiler's own checks") {
   // Each extension implies the one it builds on.
+  if (isa_detected(isa::avx512icl)) CHECK(isa_detected(isa::avx512vnni));
   if (isa_detected(isa::avx512vnni)) CHECK(isa_detected(isa::avx512bw));
   if (isa_detected(isa::avx512bw)) CHECK(isa_detected(isa::avx2));
   if (isa_detected(isa::avx_vnni)) CHECK(isa_detected(isa::avx2));
@@ -62,6 +63,9 @@ TEST_CASE("detection agrees with the lineage and the compiler's own checks") {
         (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")));
   CHECK(isa_detected(isa::avx512vnni) ==
         (isa_detected(isa::avx512bw) && __builtin_cpu_supports("avx512vnni")));
+  CHECK(isa_detected(isa::avx512icl) ==
+        (isa_detected(isa::avx512vnni) && __builtin_cpu_supports("avx512vpopcntdq") &&
+         __builtin_cpu_supports("avx512bitalg")));
 #endif
 }
 

@@ -85,6 +85,14 @@ TEST_CASE("supported_isas lists scalar first and each path once") {
   CHECK(s.front() == isa::scalar);
   CHECK(s.back() == best_isa());
   for (isa i : s) CHECK(parse_isa(isa_name(i)) == i);
+  // Both weight layouts have their own kernel on every SIMD path of this CPU except avx512icl
+  // (whose own kernels are the popcount ones), which runs avx512vnni's.
+  for (isa i : s) {
+    CAPTURE(isa_name(i));
+    const isa own = i == isa::avx512icl ? isa::avx512vnni : i;
+    CHECK(gemm_kernel_path<i2_tile>(i) == own);
+    CHECK(gemm_kernel_path<b1_tile>(i) == own);
+  }
 }
 
 TEMPLATE_LIST_TEST_CASE("every N tail and every K tail, every path", "[gemm]", all_kernel_layouts) {

@@ -89,6 +89,49 @@ TEST_CASE("hamming kernels: every length 1..300 bits and the adversarial pattern
   }
 }
 
+TEST_CASE("hamming kernels: long rows (Harley-Seal rounds and their tails), every path") {
+  // Harley-Seal runs on whole rounds of 16 chunks (256, 512 or 1024 bytes on sse41, avx2 and
+  // avx512bw) and the nibble loop on the rest: lengths around one, two and many rounds of every
+  // width, with random bits, all bits differing (every carry-save counter saturated) and none.
+  std::mt19937 rng(21);
+  std::vector<index_t> lengths;
+  for (index_t round : {256, 512, 1024})
+    for (index_t rounds : {1, 2, 5})
+      for (index_t extra : {-16, 0, 16, 48, 208})
+        if (round * rounds + extra > 0) lengths.push_back(8 * (round * rounds + extra));
+  if (!quick()) lengths.push_back(8 * 65536 + 8 * 48 + 5);  // 512 Ki bits and an odd tail
+  // The paths with their own Hamming kernel run it (the others fall back along the lineage).
+  for (isa own :
+       {isa::sse41, isa::avx2, isa::avx512bw, isa::avx512icl, isa::neon, isa::neon_dotprod})
+    if (isa_supported(own)) CHECK(hamming_kernel_path(own) == own);
+  if (isa_supported(isa::avx512vnni)) CHECK(hamming_kernel_path(isa::avx512vnni) == isa::avx512bw);
+  for (isa path : supported_isas()) {
+    const detail::hamming_fn fn = detail::hamming_kernel_of(path).fn;
+    for (index_t bits : lengths) {
+      for (int pattern = 0; pattern < 3; ++pattern) {
+        const index_t nq = 2, nd = 5;
+        matrix_i8 Q(nq, bits), D(nd, bits);
+        for (index_t c = 0; c < bits; ++c) {
+          for (index_t r = 0; r < nq; ++r) Q(r, c) = pattern == 0 ? ((rng() & 1) ? 1 : -1) : 1;
+          for (index_t r = 0; r < nd; ++r)
+            D(r, c) = pattern == 0 ? ((rng() & 1) ? 1 : -1) : pattern == 1 ? -1 : 1;
+        }
+        const bit_rows q = bit_rows::from_signs(Q), d = bit_rows::from_signs(D);
+        std::vector<std::int32_t> out(static_cast<std::size_t>(nq * nd), -1);
+        fn(q.data(), nq, q.stride(), d.data(), nd, d.stride(), d.stride(), out.data(), nd);
+        bool same = true;
+        for (index_t i = 0; i < nq; ++i)
+          for (index_t j = 0; j < nd; ++j)
+            same = same && out[static_cast<std::size_t>(i * nd + j)] ==
+                               (Q.row(i).array() != D.row(j).array()).count();
+        INFO("isa " << isa_name(path) << " (kernel " << isa_name(hamming_kernel_path(path))
+                    << ") bits " << bits << " pattern " << pattern);
+        REQUIRE(same);
+      }
+    }
+  }
+}
+
 TEST_CASE("xnor_gemm: every N tail, every K tail, tokens 1..17, every path") {
   std::mt19937 rng(12);
   const index_t top = quick() ? 70 : 300;

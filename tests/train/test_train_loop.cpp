@@ -215,17 +215,18 @@ TEST_CASE("checkpoints load in the inference model with the trainer's logits",
     // Same quantized weights and activations; only float summation order (attention, head)
     // differs, and an activation exactly at a rounding boundary could flip, so a loose band.
     CHECK((packed - train_logits).cwiseAbs().maxCoeff() <= 2e-2f * scale);
-    if (wm == weight_mode::ternary) {
-      const matrix_f masters = model::load_bitnet(d.string()).logits(ids);
-      CHECK(masters == packed);  // the converter's packing changes nothing
-      matrix_f first;
-      const eval_result ei = t.evaluate_inference(d.string(), &first);
-      CHECK(first == masters);
-      CHECK(ei.loss == Approx(t.evaluate().loss).epsilon(1e-3));
-    } else {
-      // Binary masters are marked so today's loader refuses them instead of ternarizing.
-      CHECK_THROWS_AS(model::load_bitnet(d.string()), value_error);
-    }
+    // Ternary masters are b1.58, binary ones BitNet b1 (weight_bits 1, 1-bit packed/); both
+    // load, and the converter's packing changes nothing.
+    const model::bitnet_model mm = model::load_bitnet(d.string());
+    CHECK(mm.config().binary() == (wm == weight_mode::binary));
+    CHECK(model::load_bitnet((d / "packed").string()).config().binary() ==
+          (wm == weight_mode::binary));
+    const matrix_f masters = mm.logits(ids);
+    CHECK(masters == packed);
+    matrix_f first;
+    const eval_result ei = t.evaluate_inference(d.string(), &first);
+    CHECK(first == masters);
+    CHECK(ei.loss == Approx(t.evaluate().loss).epsilon(1e-3));
     CHECK(fs::exists(d / "tokenizer.json"));
     fs::remove_all(d);
   }

@@ -133,6 +133,18 @@ struct avx512vnni : avx512bw {
   }
 };
 
+// AVX-512 VPOPCNTDQ + BITALG (Ice Lake and later, Zen 4 and later) on top of AVX-512 VNNI:
+// vpopcntq/vpopcntb count bits in one instruction. Only the popcount kernels (Hamming, XNOR) have
+// their own kernel here; every other op runs its avx512vnni kernel through the lineage.
+struct avx512icl : avx512vnni {
+  static constexpr const char* name = "avx512icl";
+  static constexpr const char* flags =
+      "-mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512vpopcntdq -mavx512bitalg";
+  static bool detected(const cpu_info& c) {
+    return avx512vnni::detected(c) && detail::bit(c.leaf7_ecx, 14) && detail::bit(c.leaf7_ecx, 12);
+  }
+};
+
 // AArch64 Advanced SIMD (mandatory on AArch64).
 struct neon : scalar {
   static constexpr const char* name = "neon";

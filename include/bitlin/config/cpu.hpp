@@ -27,7 +27,8 @@
 // Every ISA path in preference order (later = faster where supported). Adding an ISA: its tag in
 // config/arch.hpp, its name here, its kernel headers.
 #define BITLIN_FOR_EACH_ISA(X) \
-  X(scalar) X(sse41) X(avx2) X(avx_vnni) X(avx512bw) X(avx512vnni) X(neon) X(neon_dotprod)
+  X(scalar)                    \
+  X(sse41) X(avx2) X(avx_vnni) X(avx512bw) X(avx512vnni) X(avx512icl) X(neon) X(neon_dotprod)
 
 namespace bitlin {
 
@@ -120,11 +121,14 @@ constexpr bool isa_compiled(isa i) {
   return out;
 }
 
-// The best path the compiler flags alone guarantee (e.g. -march=native on an AVX-512 VNNI CPU gives
-// avx512vnni). Informational: run-time support is always decided by detection. `static` so that
-// translation units built with different flags each keep their own answer (no ODR conflict).
+// The best path the compiler flags alone guarantee (e.g. -march=native on a Sapphire Rapids CPU
+// gives avx512icl). Informational: run-time support is always decided by detection. `static` so
+// that translation units built with different flags each keep their own answer (no ODR conflict).
 static constexpr isa compile_time_isa() {
-#if defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#if defined(__AVX512VPOPCNTDQ__) && defined(__AVX512BITALG__) && defined(__AVX512VNNI__) && \
+    defined(__AVX512BW__) && defined(__AVX512VL__)
+  return isa::avx512icl;
+#elif defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__)
   return isa::avx512vnni;
 #elif defined(__AVX512BW__) && defined(__AVX512VL__)
   return isa::avx512bw;

@@ -59,11 +59,11 @@ namespace detail {
 // per-tensor scale.
 inline model::ternary_projection rows_of(const model::ternary_projection& p, index_t row0,
                                          index_t rows) {
-  return {p.trits.middleRows(row0, rows), p.scale, p.convention};
+  return {p.trits.middleRows(row0, rows), p.scale, p.convention, {}};
 }
 inline model::ternary_projection cols_of(const model::ternary_projection& p, index_t c0,
                                          index_t cols) {
-  return {p.trits.middleCols(c0, cols), p.scale, p.convention};
+  return {p.trits.middleCols(c0, cols), p.scale, p.convention, {}};
 }
 
 // A row-parallel shard: the layer (for its packed weights) and its scale, for the int32 path.
@@ -122,6 +122,11 @@ class sharded_block {
         i_total_(c.intermediate_size),
         eps_(c.rms_norm_eps) {
     const int P = comm.size(), p = comm.rank();
+    // The shards take the ternary layers apart (and know no BitLinear LayerNorm).
+    BITLIN_REQUIRE(!c.binary() && !c.activation_layer_norm, value_error,
+                   "sharded_block: tensor parallelism runs BitNet b1.58 models; this one is ",
+                   c.model_kind(),
+                   c.activation_layer_norm ? " with activation_norm layer_norm" : "");
     BITLIN_REQUIRE(c.num_attention_heads % P == 0 && c.num_key_value_heads % P == 0, shape_error,
                    "sharded_block: ", P, " ranks must divide num_attention_heads (",
                    c.num_attention_heads, ") and num_key_value_heads (", c.num_key_value_heads,
@@ -261,7 +266,7 @@ class sharded_block {
       }
     }
     matrix_i32 acc(T, N);
-    w.layer->gemm_int32(q.data(), T, K, acc.data(), N, ex);
+    ternary_gemm(w.layer->fast_weights(), q.data(), T, K, acc.data(), N, ex);
     if (mode_ == tp_activation_scales::per_token) {
       // Integer partial sums: exact, so the order of the reduction cannot matter.
       ordered_all_reduce_sum(*comm_, acc.data(), static_cast<std::size_t>(acc.size()));

@@ -1067,8 +1067,14 @@ inline std::vector<std::uint8_t> encode_tq2_0(const Eigen::Ref<const matrix_i8>&
   return out;
 }
 
-inline gguf_ternary decode_tq2_0(const std::uint8_t* src, index_t rows, index_t cols,
-                                 const std::string& name = "TQ2_0 tensor") {
+namespace detail {
+// The frame both 256-weight codecs share: rows x (cols / 256) blocks of block_bytes each, the f16
+// scale at byte scale_at of a block. digits(p, set) decodes one block's 256 weights, calling
+// set(column in block, digit in {0, 1, 2}); the block's scale counts only if a digit is nonzero.
+template <class Digits>
+gguf_ternary decode_tq_blocks(const std::uint8_t* src, index_t rows, index_t cols,
+                              const std::string& name, index_t block_bytes, index_t scale_at,
+                              Digits&& digits) {
   BITLIN_REQUIRE(cols % 256 == 0, format_error, name, ": row length ", cols,
                  " is not a multiple of 256");
   const index_t blocks = cols / 256;
@@ -1080,25 +1086,36 @@ inline gguf_ternary decode_tq2_0(const std::uint8_t* src, index_t rows, index_t 
   std::vector<bool> nz(g.block_scales.size(), false);
   const std::uint8_t* p = src;
   for (index_t r = 0; r < rows; ++r)
-    for (index_t b = 0; b < blocks; ++b, p += 66) {
+    for (index_t b = 0; b < blocks; ++b, p += block_bytes) {
       bool any = false;
-      for (int h = 0; h < 2; ++h)
-        for (int m = 0; m < 32; ++m)
-          for (int n = 0; n < 4; ++n) {
-            const int code = (p[32 * h + m] >> (2 * n)) & 3;
-            BITLIN_REQUIRE(code != 3, format_error, name, ": row ", r, " block ", b,
-                           " holds code 3, which is not a ternary value");
-            g.trits(r, 256 * b + 128 * h + 32 * n + m) = static_cast<std::int8_t>(code - 1);
-            any = any || code != 1;
-          }
+      digits(p, r, b, [&](index_t c, int digit) {
+        g.trits(r, 256 * b + c) = static_cast<std::int8_t>(digit - 1);
+        any = any || digit != 1;
+      });
       std::uint16_t d;
-      std::memcpy(&d, p + 64, 2);
+      std::memcpy(&d, p + scale_at, 2);
       const auto k = static_cast<std::size_t>(r * blocks + b);
       g.block_scales[k] = f16_to_f32(d);
       nz[k] = any;
     }
-  detail::settle_scale(g, nz);
+  settle_scale(g, nz);
   return g;
+}
+}  // namespace detail
+
+inline gguf_ternary decode_tq2_0(const std::uint8_t* src, index_t rows, index_t cols,
+                                 const std::string& name = "TQ2_0 tensor") {
+  return detail::decode_tq_blocks(
+      src, rows, cols, name, 66, 64, [&](const std::uint8_t* p, index_t r, index_t b, auto&& set) {
+        for (int h = 0; h < 2; ++h)
+          for (int m = 0; m < 32; ++m)
+            for (int n = 0; n < 4; ++n) {
+              const int code = (p[32 * h + m] >> (2 * n)) & 3;
+              BITLIN_REQUIRE(code != 3, format_error, name, ": row ", r, " block ", b,
+                             " holds code 3, which is not a ternary value");
+              set(128 * h + 32 * n + m, code);
+            }
+      });
 }
 
 inline std::vector<std::uint8_t> encode_tq1_0(const Eigen::Ref<const matrix_i8>& t, float scale) {
@@ -1133,37 +1150,18 @@ inline std::vector<std::uint8_t> encode_tq1_0(const Eigen::Ref<const matrix_i8>&
 
 inline gguf_ternary decode_tq1_0(const std::uint8_t* src, index_t rows, index_t cols,
                                  const std::string& name = "TQ1_0 tensor") {
-  BITLIN_REQUIRE(cols % 256 == 0, format_error, name, ": row length ", cols,
-                 " is not a multiple of 256");
-  const index_t blocks = cols / 256;
-  gguf_ternary g;
-  g.trits.resize(rows, cols);
-  // An empty tensor may still claim billions of rows of nothing: do not loop over them.
-  if (rows == 0 || cols == 0) return g;
-  g.block_scales.resize(static_cast<std::size_t>(rows * blocks));
-  std::vector<bool> nz(g.block_scales.size(), false);
-  const std::uint8_t* p = src;
-  for (index_t r = 0; r < rows; ++r)
-    for (index_t b = 0; b < blocks; ++b, p += 54) {
-      bool any = false;
-      auto set = [&](index_t c, int digit) {
-        g.trits(r, 256 * b + c) = static_cast<std::int8_t>(digit - 1);
-        any = any || digit != 1;
-      };
-      for (int m = 0; m < 32; ++m)
-        for (int n = 0; n < 5; ++n) set(m + 32 * n, detail::tq1_digit(p[m], n));
-      for (int m = 0; m < 16; ++m)
-        for (int n = 0; n < 5; ++n) set(160 + m + 16 * n, detail::tq1_digit(p[32 + m], n));
-      for (int j = 0; j < 4; ++j)
-        for (int n = 0; n < 4; ++n) set(240 + j + 4 * n, detail::tq1_digit(p[48 + j], n));
-      std::uint16_t d;
-      std::memcpy(&d, p + 52, 2);
-      const auto k = static_cast<std::size_t>(r * blocks + b);
-      g.block_scales[k] = f16_to_f32(d);
-      nz[k] = any;
-    }
-  detail::settle_scale(g, nz);
-  return g;
+  return detail::decode_tq_blocks(src, rows, cols, name, 54, 52,
+                                  [](const std::uint8_t* p, index_t, index_t, auto&& set) {
+                                    for (int m = 0; m < 32; ++m)
+                                      for (int n = 0; n < 5; ++n)
+                                        set(m + 32 * n, detail::tq1_digit(p[m], n));
+                                    for (int m = 0; m < 16; ++m)
+                                      for (int n = 0; n < 5; ++n)
+                                        set(160 + m + 16 * n, detail::tq1_digit(p[32 + m], n));
+                                    for (int j = 0; j < 4; ++j)
+                                      for (int n = 0; n < 4; ++n)
+                                        set(240 + j + 4 * n, detail::tq1_digit(p[48 + j], n));
+                                  });
 }
 
 inline std::vector<std::uint8_t> encode_i2_s(const Eigen::Ref<const matrix_i8>& t, float scale) {

@@ -1,6 +1,9 @@
 // One BitNet b1.58 decoder layer (Hugging Face `BitNetDecoderLayer`), built from layers/: RMSNorm,
 // the fused q/k/v BitLinear, RoPE, causal grouped-query attention, attn_sub_norm, o_proj; RMSNorm,
 // the fused gate/up BitLinear, relu²·up, ffn_sub_norm, down_proj; residuals.
+// The same layer is the BitNet b1 variant when the config says so (weight_bits 1): binary
+// projections on the 1-bit kernels and, with activation_norm "layer_norm", the b1 paper's
+// affine-free LayerNorm on every BitLinear input right before its absmax quantization.
 //
 // Exactness: every BitLinear quantizes its input per token to int8 (absmax, round half to even),
 // multiplies exactly in integers on the fast kernels, and rescales with the checkpoint's
@@ -85,6 +88,8 @@ class transformer_block {
         kv_heads_(c.num_key_value_heads),
         head_dim_(c.head_dim),
         eps_(c.rms_norm_eps),
+        act_layer_norm_(c.activation_layer_norm),
+        act_norm_eps_(c.activation_norm_eps),
         input_norm_(w.input_layernorm),
         post_attention_norm_(w.post_attention_layernorm),
         attn_sub_norm_(w.attn_sub_norm),
@@ -110,28 +115,38 @@ class transformer_block {
     check_norm(post_attention_norm_, hidden_, "post_attention_layernorm");
     check_norm(attn_sub_norm_, q, "attn_sub_norm");
     check_norm(ffn_sub_norm_, intermediate_, "ffn_sub_norm");
-    qkv_ = fuse_projections({&w.q_proj, &w.k_proj, &w.v_proj}, target, layout);
-    o_ = fuse_projections({&w.o_proj}, target, layout);
-    gate_up_ = fuse_projections({&w.gate_proj, &w.up_proj}, target, layout);
-    down_ = fuse_projections({&w.down_proj}, target, layout);
+    const bool bin = c.binary();
+    try {
+      qkv_ = block_projection({&w.q_proj, &w.k_proj, &w.v_proj}, bin, target, layout);
+      o_ = block_projection({&w.o_proj}, bin, target, layout);
+      gate_up_ = block_projection({&w.gate_proj, &w.up_proj}, bin, target, layout);
+      down_ = block_projection({&w.down_proj}, bin, target, layout);
+    } catch (const value_error& e) {
+      throw value_error(
+          ::bitlin::detail::concat("transformer_block (", c.model_kind(), " weights): ", e.what()));
+    }
     BITLIN_REQUIRE(tp_groups >= 1 && q % tp_groups == 0 && intermediate_ % tp_groups == 0,
                    shape_error, "transformer_block: tp_groups = ", tp_groups,
                    " must divide the attention width ", q, " and intermediate_size ",
                    intermediate_);
+    BITLIN_REQUIRE(tp_groups == 1 || !act_layer_norm_, value_error,
+                   "transformer_block: tensor-parallel groups with the BitLinear LayerNorm "
+                   "(activation_norm \"layer_norm\") are not supported");
   }
 
   std::size_t bytes() const {
     const std::size_t norms = input_norm_.size() + post_attention_norm_.size() +
                               attn_sub_norm_.size() + ffn_sub_norm_.size();
     std::size_t b = norms * sizeof(float);
-    for (const projection_layer* l : {&qkv_, &o_, &gate_up_, &down_})
+    for (const block_projection* l : {&qkv_, &o_, &gate_up_, &down_})
       b += l->weight_bytes() + l->scales().values.size() * sizeof(float);
     return b;
   }
-  const projection_layer& qkv() const { return qkv_; }
-  const projection_layer& o() const { return o_; }
-  const projection_layer& gate_up() const { return gate_up_; }
-  const projection_layer& down() const { return down_; }
+  const block_projection& qkv() const { return qkv_; }
+  const block_projection& o() const { return o_; }
+  const block_projection& gate_up() const { return gate_up_; }
+  const block_projection& down() const { return down_; }
+  bool is_binary() const { return qkv_.is_binary(); }
 
   // Runs x [tokens, hidden] (the residual stream at positions pos0 ..) through the layer in place.
   // Keys and values of these positions are written to rows pos0 .. of kv, whose rows [0, pos0)
@@ -154,6 +169,7 @@ class transformer_block {
     // Attention.
     ws.xn.resize(T, hidden_);
     rms_norm(x, input_norm_.data(), eps_, ws.xn);
+    activation_norm(ws.xn);
     ws.xq.quantize(ws.xn.data(), T, hidden_, hidden_, 8, ex);
     ws.qkv.resize(T, qs + 2 * kvs);
     qkv_.forward(ws.xq, ws.qkv.data(), ws.qkv.cols(), ex);
@@ -167,6 +183,7 @@ class transformer_block {
       o_.forward_quantized(absmax_quantize(ws.attn, 8, scale_groups::k_blocks(block)), ws.out);
     } else {
       rms_norm(ws.attn, attn_sub_norm_.data(), eps_, ws.attn);
+      activation_norm(ws.attn);
       ws.xq.quantize(ws.attn.data(), T, qs, qs, 8, ex);
       o_.forward(ws.xq, ws.out.data(), hidden_, ex);
     }
@@ -174,6 +191,7 @@ class transformer_block {
 
     // Feed-forward.
     rms_norm(x, post_attention_norm_.data(), eps_, ws.xn);
+    activation_norm(ws.xn);
     ws.xq.quantize(ws.xn.data(), T, hidden_, hidden_, 8, ex);
     ws.gu.resize(T, 2 * intermediate_);
     gate_up_.forward(ws.xq, ws.gu.data(), ws.gu.cols(), ex);
@@ -193,6 +211,7 @@ class transformer_block {
       down_.forward_quantized(absmax_quantize(ws.act, 8, scale_groups::k_blocks(block)), ws.out);
     } else {
       rms_norm(ws.act, ffn_sub_norm_.data(), eps_, ws.act);
+      activation_norm(ws.act);
       ws.xq.quantize(ws.act.data(), T, intermediate_, intermediate_, 8, ex);
       down_.forward(ws.xq, ws.out.data(), hidden_, ex);
     }
@@ -200,11 +219,19 @@ class transformer_block {
   }
 
  private:
+  // BitNet b1's BitLinear normalizes its input (no affine parameters) before quantizing it; in
+  // place, on the activations the fused projections share.
+  void activation_norm(matrix_f& m) const {
+    if (act_layer_norm_) layer_norm(m, nullptr, nullptr, act_norm_eps_, m);
+  }
+
   int tp_groups_ = 1;
   index_t hidden_, intermediate_, heads_, kv_heads_, head_dim_;
   float eps_;
+  bool act_layer_norm_ = false;
+  float act_norm_eps_ = 1e-5f;
   std::vector<float> input_norm_, post_attention_norm_, attn_sub_norm_, ffn_sub_norm_;
-  projection_layer qkv_, o_, gate_up_, down_;
+  block_projection qkv_, o_, gate_up_, down_;
 };
 
 }  // namespace bitlin::model

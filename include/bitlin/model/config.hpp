@@ -1,4 +1,5 @@
-// The BitNet b1.58 model configuration, read from a Hugging Face `config.json`. Parsing and
+// The BitNet model configuration (b1.58, and the binary b1 variant), read from a Hugging Face
+// `config.json`. Parsing and
 // validation live here, apart from the model, so that every unsupported setting (an activation we
 // do not implement, a RoPE scaling type, inconsistent head counts) is refused once, up front, with
 // an error that names the JSON field, instead of producing silently wrong logits later.
@@ -35,6 +36,17 @@ struct bitnet_config {
   // quantized at load with the divide convention (scale = 1/mean|W|).
   std::string linear_class = "bitlinear";
   bool has_quantization_config = false;
+  // BitNet b1 (binary weights): quantization_config.weight_bits = 1. The projections hold +-1
+  // weights, sign(W - alpha) with the scale beta = mean|W| per tensor or per group of rows
+  // (weight_group_rows, used when float masters are quantized at load), stored packed at 1 bit
+  // (binary_b1, U8 [out, ceil(in / 8)]). Absent (or 1.58) = b1.58 ternary, as before.
+  int weight_bits = 0;            // 0 = ternary (b1.58), 1 = binary (b1)
+  index_t weight_group_rows = 0;  // 0 = one scale per projection
+  // quantization_config.activation_norm = "layer_norm": the b1 paper's affine-free LayerNorm on
+  // every BitLinear input before its 8-bit absmax quantization (default for weight_bits 1;
+  // "none" for models trained without it, such as bitnet_train's).
+  bool activation_layer_norm = false;
+  float activation_norm_eps = 1e-5f;
   // The document this was parsed from, kept so a converter can write it back with only the
   // quantization fields changed.
   nlohmann::json raw = nlohmann::json::object();
@@ -42,6 +54,9 @@ struct bitnet_config {
   scale_convention convention() const {
     return linear_class == "autobitlinear" ? scale_convention::multiply : scale_convention::divide;
   }
+  bool binary() const { return weight_bits == 1; }
+  // What the CLI prints: "BitNet b1.58" or "BitNet b1".
+  const char* model_kind() const { return binary() ? "BitNet b1" : "BitNet b1.58"; }
   index_t q_size() const { return num_attention_heads * head_dim; }
   index_t kv_size() const { return num_key_value_heads * head_dim; }
 
@@ -87,6 +102,18 @@ struct bitnet_config {
     BITLIN_REQUIRE(linear_class == "bitlinear" || linear_class == "autobitlinear", value_error,
                    "config.json: field \"quantization_config.linear_class\" is \"", linear_class,
                    "\"; expected \"bitlinear\" or \"autobitlinear\"");
+    BITLIN_REQUIRE(weight_bits == 0 || weight_bits == 1, value_error,
+                   "config.json: field \"quantization_config.weight_bits\" is ", weight_bits,
+                   "; expected 1 (BitNet b1) or absent (b1.58)");
+    BITLIN_REQUIRE(weight_group_rows >= 0 && weight_group_rows <= max_dimension, value_error,
+                   "config.json: field \"quantization_config.weight_group_rows\" is ",
+                   weight_group_rows, ", expected a non-negative integer");
+    BITLIN_REQUIRE(weight_group_rows == 0 || binary(), value_error,
+                   "config.json: field \"quantization_config.weight_group_rows\" applies to "
+                   "weight_bits 1 only");
+    BITLIN_REQUIRE(std::isfinite(activation_norm_eps) && activation_norm_eps >= 0.0f, value_error,
+                   "config.json: field \"quantization_config.activation_norm_eps\" must be a "
+                   "finite non-negative number");
   }
 
   static bitnet_config from_json(const nlohmann::json& j) {
@@ -196,6 +223,30 @@ struct bitnet_config {
       BITLIN_REQUIRE(mode == "offline" || mode == "online", value_error,
                      "config.json: field \"quantization_config.quantization_mode\" is \"", mode,
                      "\"; expected \"offline\" or \"online\"");
+      if (const auto wb = qc->find("weight_bits"); wb != qc->end() && !wb->is_null()) {
+        BITLIN_REQUIRE(wb->is_number(), format_error,
+                       "config.json: field \"quantization_config.weight_bits\" must be a number");
+        const double bits = wb->get<double>();
+        BITLIN_REQUIRE(bits == 1.0 || bits == 1.58, value_error,
+                       "config.json: field \"quantization_config.weight_bits\" is ", bits,
+                       "; expected 1 (BitNet b1) or 1.58 (b1.58)");
+        c.weight_bits = bits == 1.0 ? 1 : 0;
+      }
+      if (const auto g = qc->find("weight_group_rows"); g != qc->end() && !g->is_null()) {
+        BITLIN_REQUIRE(g->is_number_integer(), format_error,
+                       "config.json: field \"quantization_config.weight_group_rows\" must be an "
+                       "integer");
+        c.weight_group_rows = static_cast<index_t>(g->get<std::int64_t>());
+      }
+      const std::string norm =
+          get_str(*qc, "activation_norm", "quantization_config.activation_norm",
+                  c.binary() ? "layer_norm" : "none");
+      BITLIN_REQUIRE(norm == "layer_norm" || norm == "none", value_error,
+                     "config.json: field \"quantization_config.activation_norm\" is \"", norm,
+                     "\"; expected \"layer_norm\" or \"none\"");
+      c.activation_layer_norm = norm == "layer_norm";
+      c.activation_norm_eps = static_cast<float>(
+          get_num(*qc, "activation_norm_eps", "quantization_config.activation_norm_eps", 1e-5));
     }
     c.validate();
     return c;
@@ -232,6 +283,15 @@ struct bitnet_config {
       j["rope_parameters"]["rope_theta"] = rope_theta;
     else
       j["rope_theta"] = rope_theta;
+    // The fields that decide what the projections mean travel with every rewritten config.
+    if (binary() || activation_layer_norm) {
+      nlohmann::json& qc = j["quantization_config"];
+      if (!qc.is_object()) qc = {{"quant_method", "bitnet"}, {"linear_class", linear_class}};
+      if (binary()) qc["weight_bits"] = 1;
+      if (weight_group_rows > 0) qc["weight_group_rows"] = weight_group_rows;
+      qc["activation_norm"] = activation_layer_norm ? "layer_norm" : "none";
+      qc["activation_norm_eps"] = activation_norm_eps;
+    }
     return j;
   }
 };

@@ -3,6 +3,9 @@
 // quantized by absmean (per tensor) and written as uint8 [ceil(out/4), in] plus `weight_scale`;
 // everything else (embeddings, norms, a head, already packed projections) is copied byte for byte
 // in its own dtype. The config gets a quantization_config describing the packed weights.
+// BitNet b1 configs (weight_bits 1) binarize instead (sign(W - mean W), scale mean|W| per tensor
+// or per weight_group_rows rows) and pack at 1 bit: U8 [out, ceil(in/8)] binary_b1 rows plus a
+// weight_scale of one value per group.
 #pragma once
 
 #include <filesystem>
@@ -17,7 +20,9 @@
 #include "bitlin/io/safetensors.hpp"
 #include "bitlin/model/config.hpp"
 #include "bitlin/model/loader.hpp"
+#include "bitlin/pack/binary_b1.hpp"
 #include "bitlin/pack/hf_bitnet.hpp"
+#include "bitlin/quant/binary.hpp"
 #include "bitlin/quant/ternary.hpp"
 
 namespace bitlin::model {
@@ -76,7 +81,32 @@ inline convert_report convert_checkpoint(const bitnet_config& config, const chec
                                  name.compare(name.size() - 13, 13, ".weight_scale") == 0 &&
                                  ck.contains(name.substr(0, name.size() - 6)) &&
                                  ck.info(name.substr(0, name.size() - 6)).type == io::dtype::u8;
-    if (detail::is_projection_weight(name) && detail::is_float_dtype(ti.type)) {
+    if (detail::is_projection_weight(name) && detail::is_float_dtype(ti.type) && config.binary()) {
+      BITLIN_REQUIRE(ti.shape.size() == 2, shape_error, "convert_checkpoint: tensor '", name,
+                     "' has shape ", io::detail::shape_string(ti.shape), ", expected [out, in]");
+      const index_t g = config.weight_group_rows;
+      BITLIN_REQUIRE(g == 0 || ti.shape[0] % g == 0, value_error, "convert_checkpoint: tensor '",
+                     name, "' has ", ti.shape[0],
+                     " rows, not a multiple of quantization_config.weight_group_rows = ", g);
+      const binary_weights q =
+          sign_binary(f.read_matrix_f32(name),
+                      g == 0 ? scale_groups::per_tensor() : scale_groups::row_groups(g));
+      const packed_matrix<binary_b1> packed = pack_matrix<binary_b1>(q.q);
+      std::vector<float> stored = q.scales.values;
+      for (float& v : stored) {
+        BITLIN_REQUIRE(multiply || v != 0.0f, value_error, "convert_checkpoint: tensor '", name,
+                       "' has a group with mean|W| = 0, which linear_class \"bitlinear\" (1 / "
+                       "scale) cannot store; use \"autobitlinear\"");
+        if (!multiply) v = 1.0f / v;
+      }
+      w.add(name, io::dtype::u8, {packed.rows, packed.row_bytes}, packed.data.data(),
+            packed.data.size());
+      w.add_f32(name.substr(0, name.size() - 6) + "weight_scale",
+                {static_cast<std::int64_t>(stored.size())}, stored.data());
+      rep.quantized += 1;
+      rep.tensors += 2;
+      rep.bytes_out += static_cast<std::uint64_t>(packed.data.size() + stored.size() * 4);
+    } else if (detail::is_projection_weight(name) && detail::is_float_dtype(ti.type)) {
       BITLIN_REQUIRE(ti.shape.size() == 2, shape_error, "convert_checkpoint: tensor '", name,
                      "' has shape ", io::detail::shape_string(ti.shape), ", expected [out, in]");
       const ternary_weights q = absmean_ternary(f.read_matrix_f32(name));
@@ -89,15 +119,17 @@ inline convert_report convert_checkpoint(const bitnet_config& config, const chec
       rep.tensors += 2;
       rep.bytes_out += static_cast<std::uint64_t>(packed.size()) + sizeof(float);
     } else if (scale_of_packed && multiply != source_multiplies) {
-      // A packed projection kept as is, its scale switched to the other convention.
-      const float v = f.read_f32(name).at(0);
-      BITLIN_REQUIRE(v != 0.0f && std::isfinite(v), value_error, "convert_checkpoint: tensor '",
-                     name, "' holds ", v, "; cannot change its scale convention");
-      const float stored = 1.0f / v;
-      w.add_f32(name, ti.shape, &stored);
+      // A packed projection kept as is, its scale(s) switched to the other convention.
+      std::vector<float> stored = f.read_f32(name);
+      for (float& v : stored) {
+        BITLIN_REQUIRE(v != 0.0f && std::isfinite(v), value_error, "convert_checkpoint: tensor '",
+                       name, "' holds ", v, "; cannot change its scale convention");
+        v = 1.0f / v;
+      }
+      w.add_f32(name, ti.shape, stored.data());
       rep.tensors += 1;
       rep.copied += 1;
-      rep.bytes_out += sizeof(float);
+      rep.bytes_out += stored.size() * sizeof(float);
     } else {
       w.add(name, ti.type, ti.shape, f.raw(name), static_cast<std::size_t>(ti.nbytes()));
       rep.tensors += 1;
@@ -111,8 +143,16 @@ inline convert_report convert_checkpoint(const bitnet_config& config, const chec
 
   fs::create_directories(out_dir);
   nlohmann::json cj = config.to_json();
-  cj["quantization_config"] = {
-      {"quant_method", "bitnet"}, {"linear_class", cls}, {"quantization_mode", "offline"}};
+  // Keep what to_json put there (BitNet b1's weight_bits, activation_norm); the packed weights
+  // are offline, with this linear_class; masters' group size no longer applies.
+  const bool keep = (config.binary() || config.activation_layer_norm) &&
+                    cj.contains("quantization_config") && cj["quantization_config"].is_object();
+  nlohmann::json qc = keep ? cj["quantization_config"] : nlohmann::json::object();
+  qc["quant_method"] = "bitnet";
+  qc["linear_class"] = cls;
+  qc["quantization_mode"] = "offline";
+  qc.erase("weight_group_rows");
+  cj["quantization_config"] = qc;
   // Both files are written in full before either replaces anything, so an error (a full disk)
   // leaves the directory as it was; only a kill between the two renames can pair new weights
   // with the old config.

@@ -426,6 +426,12 @@ inline void write_bitnet_gguf(const bitnet_config& c, const checkpoint& ck,
                               const std::string& tokenizer_json = {},
                               const std::string& chat_template = {}) {
   c.validate();
+  // GGUF's BitNet architectures are b1.58: a b1 model's binary weights and its BitLinear
+  // LayerNorm have no representation there, and writing them as trits would change the model.
+  BITLIN_REQUIRE(!c.binary() && !c.activation_layer_norm, value_error,
+                 "write_bitnet_gguf: ", c.model_kind(),
+                 " models (quantization_config.weight_bits / activation_norm) have no GGUF form; "
+                 "GGUF holds BitNet b1.58 models");
   BITLIN_REQUIRE(opt.format == io::ggml_type::tq1_0 || opt.format == io::ggml_type::tq2_0 ||
                      opt.format == io::ggml_type::i2_s,
                  value_error, "write_bitnet_gguf: format must be TQ1_0, TQ2_0 or I2_S");

@@ -4,6 +4,10 @@
 // quantization_config.linear_class) or float master weights (F32/BF16/F16) quantized here by
 // absmean; embeddings, head and norms may be F32, BF16 or F16. Every tensor is checked against the
 // shape the config implies, and every failure names the tensor or field.
+// BitNet b1 checkpoints (config quantization_config.weight_bits = 1) hold binary projections:
+// packed at 1 bit (U8 [out, ceil(in/8)], binary_b1 rows, padding bits 0) with a weight_scale of
+// one value or one per group of rows, or float masters binarized here (sign(W - mean W), scale
+// mean|W|, per tensor or per weight_group_rows rows).
 #pragma once
 
 #include <algorithm>
@@ -24,7 +28,9 @@
 #include "bitlin/io/safetensors.hpp"
 #include "bitlin/model/bitnet.hpp"
 #include "bitlin/model/config.hpp"
+#include "bitlin/pack/binary_b1.hpp"
 #include "bitlin/pack/hf_bitnet.hpp"
+#include "bitlin/quant/binary.hpp"
 #include "bitlin/quant/ternary.hpp"
 
 namespace bitlin::model {
@@ -113,10 +119,71 @@ inline dense_matrix read_table(const checkpoint& ck, const std::string& name, in
   return dense_matrix::from_bf16(rows, cols, std::move(b));
 }
 
+// A BitNet b1 projection: 1-bit packed + weight_scale (one value, or one per group of rows), or
+// float masters binarized per tensor or per config.weight_group_rows rows.
+inline ternary_projection read_binary_projection(const checkpoint& ck, const bitnet_config& c,
+                                                 const std::string& prefix, index_t out, index_t in,
+                                                 const char* why) {
+  const std::string name = prefix + ".weight";
+  const auto& ti = require_tensor(ck, name);
+  const auto& f = ck.file(name);
+  ternary_projection p;
+  p.convention = c.convention();
+  if (ti.type == io::dtype::u8) {
+    using traits = format_traits<binary_b1>;
+    const index_t row_bytes = traits::packed_bytes(in);
+    require_shape(ti, {static_cast<std::int64_t>(out), static_cast<std::int64_t>(row_bytes)},
+                  "binary weights packed at 1 bit: out, ceil(in / 8)");
+    const auto packed = f.read_matrix<std::uint8_t>(name);
+    p.trits.resize(out, in);
+    const unsigned pad_mask = in % 8 == 0 ? 0u : (0xFFu << (in % 8)) & 0xFFu;
+    for (index_t r = 0; r < out; ++r) {
+      const std::uint8_t* row = packed.data() + r * row_bytes;
+      BITLIN_REQUIRE((row[row_bytes - 1] & pad_mask) == 0, format_error, "tensor '", name,
+                     "': row ", r, " has padding bits set (binary_b1 pads with 0)");
+      traits::unpack(row, in, p.trits.data() + r * in);  // row-major: row r is contiguous
+    }
+    const std::string sname = prefix + ".weight_scale";
+    const auto& si = require_tensor(ck, sname);
+    BITLIN_REQUIRE(
+        is_float_dtype(si.type) && si.shape.size() == 1 && si.numel() >= 1 && out % si.numel() == 0,
+        format_error, "tensor '", sname,
+        "' must hold one F32/F16/BF16 value or one per equal group of the ", out, " rows, it is ",
+        io::dtype_name(si.type), " ", io::detail::shape_string(si.shape));
+    std::vector<float> v = ck.file(sname).read_f32(sname);
+    for (std::size_t i = 0; i < v.size(); ++i)
+      BITLIN_REQUIRE(
+          std::isfinite(v[i]) &&
+              (v[i] > 0.0f || (v[i] == 0.0f && p.convention == scale_convention::multiply)),
+          value_error, "tensor '", sname, "' holds ", v[i], " at element ", i,
+          ", not a usable weight scale");
+    p.scale = v.front();
+    if (v.size() > 1) p.group_scales = std::move(v);
+    return p;
+  }
+  BITLIN_REQUIRE(is_float_dtype(ti.type), format_error, "tensor '", name, "' has dtype ",
+                 io::dtype_name(ti.type),
+                 "; expected U8 (1-bit packed) or F32/F16/BF16 (master weights)");
+  require_shape(ti, {static_cast<std::int64_t>(out), static_cast<std::int64_t>(in)}, why);
+  const matrix_f master = f.read_matrix_f32(name);
+  require_finite(master.data(), static_cast<std::size_t>(master.size()), name);
+  const index_t g = c.weight_group_rows;
+  BITLIN_REQUIRE(g == 0 || out % g == 0, value_error, "tensor '", name, "' has ", out,
+                 " rows, not a multiple of config quantization_config.weight_group_rows = ", g);
+  binary_weights bw =
+      sign_binary(master, g == 0 ? scale_groups::per_tensor() : scale_groups::row_groups(g));
+  p.trits = std::move(bw.q);
+  p.convention = scale_convention::multiply;  // beta, as sign_binary gives it
+  p.scale = bw.scales.values.front();
+  if (bw.scales.values.size() > 1) p.group_scales = std::move(bw.scales.values);
+  return p;
+}
+
 // `<prefix>.weight` (+ `<prefix>.weight_scale` when packed) as trits and a scale.
 inline ternary_projection read_projection(const checkpoint& ck, const bitnet_config& c,
                                           const std::string& prefix, index_t out, index_t in,
                                           const char* why) {
+  if (c.binary()) return read_binary_projection(ck, c, prefix, out, in, why);
   const std::string name = prefix + ".weight";
   const auto& ti = require_tensor(ck, name);
   const auto& f = ck.file(name);

@@ -1,6 +1,7 @@
-// A BitNet model of any shape with random weights (trits with P(0) = 1/2, BitNet-like scales,
-// random norms and a random embedding/head table), made in memory without files: what benchmarks
-// and tests run when the shape matters and the values do not. Deterministic for a seed.
+// A BitNet model of any shape with random weights (trits with P(0) = 1/2, or +-1 for a BitNet b1
+// config; BitNet-like scales, random norms and a random embedding/head table), made in memory
+// without files: what benchmarks and tests run when the shape matters and the values do not.
+// Deterministic for a seed.
 #pragma once
 
 #include <cstdint>
@@ -43,7 +44,10 @@ struct random_model_parts {
         std::uint64_t bits = next();
         for (int j = 0; j < 32 && i < n; ++j, ++i, bits >>= 2) {
           const auto v = static_cast<int>(bits & 3u);  // 0 -> -1, 1, 2 -> 0, 3 -> +1
-          d[i] = static_cast<std::int8_t>(v == 0 ? -1 : (v == 3 ? 1 : 0));
+          if (c.binary())                              // b1: +-1 with P = 1/2
+            d[i] = static_cast<std::int8_t>((v & 1) ? 1 : -1);
+          else
+            d[i] = static_cast<std::int8_t>(v == 0 ? -1 : (v == 3 ? 1 : 0));
         }
       }
       p.convention = c.convention();

@@ -4,16 +4,18 @@
 // Layout of an output directory:
 //   config.json, model.safetensors   float32 master weights (the latent weights, exactly)
 //   tokenizer.json                   the byte-level BPE the model was trained with
-//   packed/                          the deployable form: 2-bit packed projections + weight_scale
+//   packed/                          the deployable form: packed projections (2-bit ternary,
+//                                    1-bit binary) + weight_scale
 //   train_state.json/.safetensors    step, options and AdamW moments (resume)
 // Ternary masters carry quantization_config {bitnet, autobitlinear, online}: the loader (and
 // transformers' online mode) quantize them by absmean per tensor with 8-bit per-token
 // activations, exactly the training forward. The packed ternary form is model/converter.hpp's
-// output (linear_class "bitlinear"). Binary weights (+-1 = sign(W - mean W), scale mean|W|) pack
-// into the same 2-bit layout with linear_class "autobitlinear" (acc / s_x * beta is what the
-// multiplying convention computes), so packed/ runs in bitnet_cli; their float masters are marked
-// linear_class "binary", which today's loader refuses with an error instead of silently
-// ternarizing them. Float models (and activation widths other than 8) are marked likewise.
+// output (linear_class "bitlinear"). Binary masters (8-bit activations, relu2) are a BitNet b1
+// checkpoint: quantization_config {bitnet, autobitlinear, online, weight_bits 1, activation_norm
+// "none"} (the trainer's binary layers have no LayerNorm of their own; its RMSNorms with gains
+// normalize), which the loader binarizes exactly as training does (sign(W - mean W), scale
+// mean|W| per tensor); packed/ is the converter's 1-bit form of it. Float models (and activation
+// widths other than 8) are marked with a linear_class the loader refuses.
 #pragma once
 
 #include <filesystem>
@@ -25,45 +27,48 @@
 #include "bitlin/io/safetensors.hpp"
 #include "bitlin/model/converter.hpp"
 #include "bitlin/model/loader.hpp"
-#include "bitlin/pack/hf_bitnet.hpp"
-#include "bitlin/quant/binary.hpp"
 #include "bitlin/train/model.hpp"
 #include "bitlin/train/optim.hpp"
 #include "bitlin/train/tokenizer.hpp"
 
 namespace bitlin::train {
 
-// Whether the inference model (model/bitnet.hpp: ternary weights, 8-bit activations) runs the
-// master checkpoint of this shape as trained.
+// Whether the inference model (model/bitnet.hpp: ternary b1.58 or binary b1 weights, 8-bit
+// activations) runs the master checkpoint of this shape as trained.
 inline bool inference_runs_masters(const model_shape& m) {
-  return m.weights == weight_mode::ternary && m.act_bits == 8 && m.gate == gate_kind::relu2;
+  return (m.weights == weight_mode::ternary || m.weights == weight_mode::binary) &&
+         m.act_bits == 8 && m.gate == gate_kind::relu2;
 }
 
 inline nlohmann::json hf_config(const model_shape& m, const std::string& linear_class,
                                 const std::string& mode) {
-  return {
-      {"architectures", {"BitNetForCausalLM"}},
-      {"model_type", "bitnet"},
-      {"vocab_size", m.vocab},
-      {"hidden_size", m.hidden},
-      {"intermediate_size", m.ffn},
-      {"num_hidden_layers", m.layers},
-      {"num_attention_heads", m.heads},
-      {"num_key_value_heads", m.kv_heads},
-      {"hidden_act", m.gate == gate_kind::relu2 ? "relu2" : "silu"},
-      {"max_position_embeddings", m.context},
-      {"initializer_range", m.init_std},
-      {"rms_norm_eps", m.eps},
-      {"use_cache", true},
-      {"tie_word_embeddings", true},
-      {"attention_bias", false},
-      {"attention_dropout", 0.0},
-      {"rope_parameters", {{"rope_theta", m.rope_theta}, {"rope_type", "default"}}},
-      {"quantization_config",
-       {{"quant_method", "bitnet"}, {"linear_class", linear_class}, {"quantization_mode", mode}}},
-      {"torch_dtype", "float32"},
-      {"bitlin_weights", weight_mode_name(m.weights)},
-      {"bitlin_activation_bits", m.act_bits}};
+  nlohmann::json qc = {
+      {"quant_method", "bitnet"}, {"linear_class", linear_class}, {"quantization_mode", mode}};
+  if (m.weights == weight_mode::binary) {
+    qc["weight_bits"] = 1;
+    qc["activation_norm"] = "none";
+  }
+  return {{"architectures", {"BitNetForCausalLM"}},
+          {"model_type", "bitnet"},
+          {"vocab_size", m.vocab},
+          {"hidden_size", m.hidden},
+          {"intermediate_size", m.ffn},
+          {"num_hidden_layers", m.layers},
+          {"num_attention_heads", m.heads},
+          {"num_key_value_heads", m.kv_heads},
+          {"hidden_act", m.gate == gate_kind::relu2 ? "relu2" : "silu"},
+          {"max_position_embeddings", m.context},
+          {"initializer_range", m.init_std},
+          {"rms_norm_eps", m.eps},
+          {"use_cache", true},
+          {"tie_word_embeddings", true},
+          {"attention_bias", false},
+          {"attention_dropout", 0.0},
+          {"rope_parameters", {{"rope_theta", m.rope_theta}, {"rope_type", "default"}}},
+          {"quantization_config", qc},
+          {"torch_dtype", "float32"},
+          {"bitlin_weights", weight_mode_name(m.weights)},
+          {"bitlin_activation_bits", m.act_bits}};
 }
 
 namespace detail {
@@ -119,25 +124,11 @@ inline void save_hf_checkpoint(const std::string& dir, const model_params<float>
 
   const fs::path packed = fs::path(dir) / "packed";
   if (runs) {
+    // Ternary: 2-bit packed, weight_scale = 1/mean|W| ("bitlinear"); binary: 1-bit packed,
+    // weight_scale = mean|W| ("autobitlinear", as the masters' config says).
     model::convert_options co;
-    co.linear_class = "bitlinear";
+    co.linear_class = m.weights == weight_mode::binary ? "autobitlinear" : "bitlinear";
     model::convert_checkpoint(dir, packed.string(), co);
-  } else if (m.weights == weight_mode::binary && m.act_bits == 8 && m.gate == gate_kind::relu2) {
-    fs::create_directories(packed);
-    io::safetensors_writer pw;
-    p.visit([&](const std::string& name, const matrix_f& t, bool) {
-      if (model::detail::is_projection_weight(name)) {
-        const binary_weights bw = sign_binary(t);
-        pw.add_matrix<std::uint8_t>(name, pack_hf_bitnet(bw.q));
-        const float beta = bw.scales.values.front();
-        pw.add_f32(name.substr(0, name.size() - 6) + "weight_scale", {1}, &beta);
-      } else {
-        detail::add_param(pw, name, t, detail::is_vector_param(name));
-      }
-    });
-    pw.set_metadata({{"format", "pt"}});
-    pw.write((packed / "model.safetensors").string());
-    detail::write_json(packed / "config.json", hf_config(m, "autobitlinear", "offline"));
   } else {
     fs::remove_all(packed);
     return;

@@ -11,3 +11,7 @@
 #include "bitlin/kernels/b1_tile/x86/avx512bw.hpp"
 #include "bitlin/kernels/b1_tile/x86/avx512vnni.hpp"
 #endif
+#if defined(BITLIN_ARCH_AARCH64)
+#include "bitlin/kernels/b1_tile/arm/neon.hpp"
+#include "bitlin/kernels/b1_tile/arm/neon_dotprod.hpp"
+#endif

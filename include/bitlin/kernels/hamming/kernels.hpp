@@ -9,7 +9,12 @@
 #if defined(BITLIN_ARCH_X86)
 #include "bitlin/kernels/hamming/x86/avx2.hpp"
 #include "bitlin/kernels/hamming/x86/avx512bw.hpp"
+#include "bitlin/kernels/hamming/x86/avx512icl.hpp"
 #include "bitlin/kernels/hamming/x86/sse41.hpp"
+#endif
+#if defined(BITLIN_ARCH_AARCH64)
+#include "bitlin/kernels/hamming/arm/neon.hpp"
+#include "bitlin/kernels/hamming/arm/neon_dotprod.hpp"
 #endif
 
 namespace bitlin {

@@ -33,6 +33,8 @@ namespace kernels {
                    2, 3, 2, 3, 3, 4)
 #define BITLIN_HX_FOLD128(v) \
   _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1))
+#define BITLIN_HX_OR(a, b) _mm256_or_si256(a, b)
+#define BITLIN_HX_SLLI64(v, n) _mm256_slli_epi64(v, n)
 #include "bitlin/kernels/hamming/x86/hamming_kernel.inc"
 
 inline kernel_entry<detail::hamming_fn> hamming_kernel(arch::avx2) {

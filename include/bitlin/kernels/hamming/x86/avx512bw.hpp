@@ -40,6 +40,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m128i hamming_avx5
                                _mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4))
 // (maskz forms: GCC 12 warns falsely about the undefined upper lanes of the plain ones)
 #define BITLIN_HX_FOLD128(v) bitlin::kernels::hamming_avx512bw_fold(v)
+#define BITLIN_HX_OR(a, b) _mm512_or_si512(a, b)
+#define BITLIN_HX_SLLI64(v, n) _mm512_maskz_slli_epi64(0xFF, v, n)
 #include "bitlin/kernels/hamming/x86/hamming_kernel.inc"
 
 inline kernel_entry<detail::hamming_fn> hamming_kernel(arch::avx512bw) {

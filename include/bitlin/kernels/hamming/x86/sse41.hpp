@@ -30,6 +30,8 @@ namespace kernels {
 #define BITLIN_HX_SET1_8(v) _mm_set1_epi8(static_cast<char>(v))
 #define BITLIN_HX_LUT() _mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4)
 #define BITLIN_HX_FOLD128(v) (v)
+#define BITLIN_HX_OR(a, b) _mm_or_si128(a, b)
+#define BITLIN_HX_SLLI64(v, n) _mm_slli_epi64(v, n)
 #include "bitlin/kernels/hamming/x86/hamming_kernel.inc"
 
 inline kernel_entry<detail::hamming_fn> hamming_kernel(arch::sse41) {
