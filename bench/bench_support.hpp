@@ -103,5 +103,7 @@ struct impl_bench {
 std::vector<impl_bench> eigen_benchmarks(kind k, shape s, index tokens, int threads);
 // bitlin_<isa> for every supported ISA, and ref (bench_ternary.cpp).
 std::vector<impl_bench> ternary_benchmarks(kind k, shape s, index tokens, int threads);
+// bitlin_<isa>_xnor: binary x binary (bench_xnor.cpp), same families and shapes.
+std::vector<impl_bench> xnor_benchmarks(kind k, shape s, index tokens, int threads);
 
 }  // namespace bitlin_bench

@@ -5,7 +5,8 @@
 //
 // Names (with Google Benchmark's "/real_time" suffix: every benchmark reports wall time, the
 // only meaningful time when worker threads do the work):
-//   gemv/<impl>/<N>x<K>/threads:<t>
+//   gemv/<impl>/<N>x<K>/threads:<t>   (impl: ref, bitlin_<isa>, bitlin_<isa>_b1,
+//                                      bitlin_<isa>_xnor, eigen_f32, ...)
 //   gemm/<impl>/<N>x<K>/tokens:<M>/threads:<t>
 //   gemv_cold/<impl>/<N>x<K>/threads:<t>
 //   stream_read/<bytes>/threads:<t>
@@ -22,6 +23,7 @@ using namespace bitlin_bench;
 
 std::vector<impl_bench> impls_at(kind k, shape s, index tokens, int threads) {
   std::vector<impl_bench> impls = ternary_benchmarks(k, s, tokens, threads);
+  for (impl_bench& e : xnor_benchmarks(k, s, tokens, threads)) impls.push_back(std::move(e));
   for (impl_bench& e : eigen_benchmarks(k, s, tokens, threads)) impls.push_back(std::move(e));
   return impls;
 }
