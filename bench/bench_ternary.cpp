@@ -1,7 +1,8 @@
 // bitlin_<isa> and ref: the packed-ternary kernels, forced onto each ISA this CPU supports (the
 // weights are packed for that ISA, which selects its kernel), and the scalar reference kernel.
 // bitlin_<isa>_b1: the binary (+-1) weights on their 1-bit layout (b1_tile), same shapes, same
-// epilogue, next to the 2-bit ternary rows.
+// epilogue, next to the 2-bit ternary rows. bitlin_<isa>_base3: the same trits on the 1.6-bit
+// layout (base3_tile).
 //
 // The bitlin number is ternary_gemm_f32 with the epilogue BitLinear uses (per-token activation
 // scale, per-tensor weight scale, float output), so it is comparable with eigen_f32's float output.
@@ -223,6 +224,12 @@ std::vector<impl_bench> ternary_benchmarks(kind k, shape s, index tokens, int th
     out.push_back({std::string("bitlin_") + bitlin::isa_name(target) + "_b1",
                    [target, k, s, tokens, threads](benchmark::State& st) {
                      bitlin_bench<bitlin::b1_tile>(st, target, k, s, tokens, threads);
+                   }});
+  }
+  for (bitlin::isa target : bitlin::supported_isas()) {
+    out.push_back({std::string("bitlin_") + bitlin::isa_name(target) + "_base3",
+                   [target, k, s, tokens, threads](benchmark::State& st) {
+                     bitlin_bench<bitlin::base3_tile>(st, target, k, s, tokens, threads);
                    }});
   }
   return out;

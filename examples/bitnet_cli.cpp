@@ -68,6 +68,8 @@ const char* const usage_text =
     "  --isa NAME           kernel code path (scalar, avx2, avx512vnni, ...; default: best)\n"
     "  --stop-id ID         stop after generating this token id\n"
     "  --int8-head          8-bit output head (per-row int8 weights; halves the head's traffic)\n"
+    "  --layout i2|base3    kernel layout of the ternary projections: 2-bit i2 tile (default) or\n"
+    "                       1.6-bit base3 tile (20 % less weight traffic; identical logits)\n"
     "  --allow-external-links  let model files be symbolic links out of DIR (a Hugging Face\n"
     "                       hub cache snapshot)\n"
     "  --logits-out FILE    write the prompt's logits (F32 [prompt length, vocab], tensor "
@@ -241,15 +243,20 @@ struct text_session {
 #endif
 
 // The path each op runs on: one active ISA governs all of them (--isa, BITLIN_ISA).
-void print_kernel_paths(const bitlin::model::bitnet_model& model, bitlin::isa target) {
+void print_kernel_paths(const bitlin::model::bitnet_model& model, bitlin::isa target,
+                        bitlin::model::ternary_layout layout) {
   const bitlin::isa dense_path = model.uses_int8_head()
                                      ? bitlin::int8_linear_kernel_path(target)
                                      : bitlin::dense_kernel_path(model.head().storage(), target);
-  // A b1 model's projections run on the 1-bit layout, a b1.58 model's on the 2-bit one.
+  // A b1 model's projections run on the 1-bit layout, a b1.58 model's on the 2-bit one or, with
+  // --layout base3, on the 1.6-bit one (named like its benchmark rows: avx2_base3).
   const bool binary = model.config().binary();
-  std::printf("kernels: %s=%s dense=%s attention=%s act_quant=%s\n", binary ? "binary" : "ternary",
-              bitlin::isa_name(binary ? bitlin::gemm_kernel_path<bitlin::b1_tile>(target)
-                                      : bitlin::gemm_kernel_path<bitlin::i2_tile>(target)),
+  const bool base3 = !binary && layout == bitlin::model::ternary_layout::base3;
+  const bitlin::isa path = binary  ? bitlin::gemm_kernel_path<bitlin::b1_tile>(target)
+                           : base3 ? bitlin::gemm_kernel_path<bitlin::base3_tile>(target)
+                                   : bitlin::gemm_kernel_path<bitlin::i2_tile>(target);
+  std::printf("kernels: %s=%s%s dense=%s attention=%s act_quant=%s\n",
+              binary ? "binary" : "ternary", bitlin::isa_name(path), base3 ? "_base3" : "",
               bitlin::isa_name(dense_path),
               bitlin::isa_name(bitlin::attention_kernel_path(target, model.config().head_dim)),
               bitlin::isa_name(bitlin::act_quant_kernel_path(target)));
@@ -266,6 +273,7 @@ struct run_options {
   std::string prompt_text, system_text, tokenizer_path;
   bool chat, have_text, no_bos;
   bool external_links;
+  bitlin::model::ternary_layout layout;
 };
 
 // Checked before any work, naming the option: the model would refuse them later anyway.
@@ -364,6 +372,7 @@ int run_model(const run_options& o, const tp_comm* comm) {
   lo.target = o.target;
   lo.int8_head = o.int8_head;
   lo.follow_external_links = o.external_links;
+  lo.layout = o.layout;
   const auto files = split(o.weights, ',');
 #ifdef BITLIN_CLI_MPI
   if (comm) {
@@ -397,20 +406,20 @@ int run_model(const run_options& o, const tp_comm* comm) {
     const auto& c = model.config();
     print_model_line(o, c);
     std::printf("load time:        %.3f s\n", load_s);
-    print_kernel_paths(model, o.target);
+    print_kernel_paths(model, o.target, o.layout);
     text_session ts(model, *tok, s, pool, !o.no_bos, o.n_new, o.stop_id);
     return o.chat ? ts.chat(o.system_text) : ts.complete(o.prompt_text);
 #else
     throw cli_error("this build has no tokenizer (libpcre2-dev was missing); use --prompt-ids");
 #endif
   }
-  report(o, model, load_s, true, [&] { print_kernel_paths(model, o.target); });
+  report(o, model, load_s, true, [&] { print_kernel_paths(model, o.target, o.layout); });
   return 0;
 }
 
 int run(int argc, char** argv) {
   std::string model_dir, config_path, weights, prompt_arg, logits_out, isa_name,
-      tp_scales = "token";
+      tp_scales = "token", layout_name = "i2";
   long long n_new = 16, threads = 1, stop_id = -1, tp = 0;
   bool int8_head = false;
   std::string prompt_text, system_text, tokenizer_path;
@@ -462,6 +471,8 @@ int run(int argc, char** argv) {
       stop_id = parse_int(value(), "--stop-id");
     } else if (a == "--int8-head") {
       int8_head = true;
+    } else if (a == "--layout") {
+      layout_name = value();
     } else if (a == "--allow-external-links") {
       external_links = true;
     } else if (a == "--logits-out") {
@@ -484,6 +495,10 @@ int run(int argc, char** argv) {
   if (n_new < 0) throw cli_error("-n must be >= 0");
   if (threads < 1 || threads > 1024) throw cli_error("--threads must be in [1, 1024]");
   if (tp < 0 || tp > 4096) throw cli_error("--tp must be in [1, 4096]");
+  if (layout_name != "i2" && layout_name != "base3")
+    throw cli_error("--layout must be i2 or base3, not '" + layout_name + "'");
+  if (layout_name != "i2" && tp != 0)
+    throw cli_error("--layout base3 is not available with --tp (the shards run the i2 tile)");
   if (tp_scales != "token" && tp_scales != "shard")
     throw cli_error("--tp-scales must be token or shard, not '" + tp_scales + "'");
   std::vector<std::int64_t> prompt;
@@ -512,7 +527,8 @@ int run(int argc, char** argv) {
                  chat,
                  have_text,
                  no_bos,
-                 external_links};
+                 external_links,
+                 bitlin::model::parse_ternary_layout(layout_name)};
   if (tp == 0) return run_model(ro, nullptr);
 #ifdef BITLIN_CLI_MPI
   bitlin::distributed::mpi_environment env(nullptr, nullptr);

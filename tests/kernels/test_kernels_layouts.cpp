@@ -76,8 +76,8 @@ TEST_CASE("layouts: storage, unpack and bad input") {
         CHECK(activation_row_align % traits::k_block == 0);
       }
     // Whole tiles: storage is exactly bits_per_weight.
-    const kernel_weights<L> whole(random_weights<L>(64, 256, rng), isa::scalar);
-    CHECK(static_cast<double>(whole.bytes()) == traits::bits_per_weight * 64 * 256 / 8);
+    const kernel_weights<L> whole(random_weights<L>(64, 320, rng), isa::scalar);
+    CHECK(static_cast<double>(whole.bytes()) == traits::bits_per_weight * 64 * 320 / 8);
     matrix_i8 bad = matrix_i8::Ones(4, 8);
     bad(1, 2) = 2;
     CHECK_THROWS_AS(kernel_weights<L>(bad, isa::scalar), value_error);

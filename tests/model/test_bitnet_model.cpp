@@ -100,6 +100,40 @@ TEST_CASE("the optional 8-bit head keeps the fixture logits in the band", "[mode
   }
 }
 
+TEST_CASE("the 1.6-bit base3 layout gives the i2 layout's logits bit for bit, every path",
+          "[model]") {
+  for (const auto& fx : bitlin_test::model_fixtures()) {
+    CAPTURE(fx.tag);
+    const auto ids = io::safetensors_file::open(fx.ref).read<std::int64_t>("input_ids");
+    for (isa path : supported_isas()) {
+      CAPTURE(isa_name(path));
+      // Same ISA for both: the float ops (head, attention) may sum in another order per path.
+      set_active_isa(path);
+      load_options opt;
+      opt.target = path;
+      const bitnet_model i2 = load_bitnet(fx.config, {fx.model}, opt);
+      const matrix_f want = i2.logits(ids);
+      opt.layout = ternary_layout::base3;
+      const bitnet_model b3 = load_bitnet(fx.config, {fx.model}, opt);
+      REQUIRE(b3.block(0).qkv().layout() == ternary_layout::base3);
+      // The products run on the base3 kernel of this path's lineage (tiny keeps its weights
+      // packed).
+      if (fx.tag == "tiny")
+        CHECK(b3.block(0).down().kernel_path() == gemm_kernel_path<base3_tile>(path));
+      CHECK((b3.logits(ids) - want).cwiseAbs().maxCoeff() == 0.0f);
+      // Decode (one token at a time: the GEMV kernels) after a prefix (the GEMM kernels).
+      kv_cache a = i2.new_cache(), b = b3.new_cache();
+      const index_t split = static_cast<index_t>(ids.size()) / 2;
+      i2.forward(ids.data(), split, a);
+      b3.forward(ids.data(), split, b);
+      for (std::size_t t = static_cast<std::size_t>(split); t < ids.size(); ++t)
+        CHECK((b3.forward(&ids[t], 1, b) - i2.forward(&ids[t], 1, a)).cwiseAbs().maxCoeff() ==
+              0.0f);
+    }
+    reset_active_isa();
+  }
+}
+
 TEST_CASE("greedy continuation agrees with transformers", "[model]") {
   for (const auto& fx : bitlin_test::model_fixtures()) {
     CAPTURE(fx.tag);

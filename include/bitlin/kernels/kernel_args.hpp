@@ -103,7 +103,8 @@ struct activation_rows {
 };
 
 // Every layout pads K to a multiple of its k_block, and each k_block divides this, so activation
-// rows padded to it serve every layout (one quantized activation feeds layers of any layout).
-constexpr index_t activation_row_align = 64;
+// rows padded to it serve every layout (one quantized activation feeds layers of any layout):
+// 320 = lcm(16, 32, 80) and a multiple of the 64-byte cache line.
+constexpr index_t activation_row_align = 320;
 
 }  // namespace bitlin

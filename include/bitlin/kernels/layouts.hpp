@@ -6,11 +6,12 @@
 
 #include "bitlin/core/weight_kind.hpp"
 #include "bitlin/kernels/b1_tile/kernels.hpp"
+#include "bitlin/kernels/base3_tile/kernels.hpp"
 #include "bitlin/kernels/i2_tile/kernels.hpp"
 
 namespace bitlin {
 
-using all_kernel_layouts = type_list<i2_tile, b1_tile>;
+using all_kernel_layouts = type_list<i2_tile, b1_tile, base3_tile>;
 
 // The layout a weight kind runs on unless the caller asks for another.
 template <class WeightKind>

@@ -78,8 +78,9 @@ class transformer_block {
   // tested against: the inputs of o_proj and down_proj quantized per (token, 1/P of the
   // features), those products summed per block (the reference path), and the sub-norms' sums of
   // squares taken per block. 1 = the ordinary model.
+  // layout: the kernel layout of the four projections (model/weights.hpp).
   transformer_block(const bitnet_config& c, const block_weights& w, isa target = active_isa(),
-                    int tp_groups = 1)
+                    int tp_groups = 1, ternary_layout layout = ternary_layout::i2)
       : tp_groups_(tp_groups),
         hidden_(c.hidden_size),
         intermediate_(c.intermediate_size),
@@ -116,10 +117,10 @@ class transformer_block {
     check_norm(ffn_sub_norm_, intermediate_, "ffn_sub_norm");
     const bool bin = c.binary();
     try {
-      qkv_ = block_projection({&w.q_proj, &w.k_proj, &w.v_proj}, bin, target);
-      o_ = block_projection({&w.o_proj}, bin, target);
-      gate_up_ = block_projection({&w.gate_proj, &w.up_proj}, bin, target);
-      down_ = block_projection({&w.down_proj}, bin, target);
+      qkv_ = block_projection({&w.q_proj, &w.k_proj, &w.v_proj}, bin, target, layout);
+      o_ = block_projection({&w.o_proj}, bin, target, layout);
+      gate_up_ = block_projection({&w.gate_proj, &w.up_proj}, bin, target, layout);
+      down_ = block_projection({&w.down_proj}, bin, target, layout);
     } catch (const value_error& e) {
       throw value_error(
           ::bitlin::detail::concat("transformer_block (", c.model_kind(), " weights): ", e.what()));

@@ -48,6 +48,8 @@ struct load_options {
   // Files of a model directory may be symbolic links resolving outside it (a Hugging Face hub
   // cache snapshot); see io::checkpoint_options.
   bool follow_external_links = false;
+  // Kernel layout of the ternary projections (bitnet_cli --layout).
+  ternary_layout layout = ternary_layout::i2;
 };
 
 namespace detail {
@@ -269,7 +271,7 @@ inline bitnet_model load_bitnet(const bitnet_config& c, const checkpoint& ck,
   // The layer count comes from the config; the checkpoint's tensors bound what it can really hold.
   blocks.reserve(std::min(static_cast<std::size_t>(c.num_hidden_layers), ck.names().size()));
   for (index_t l = 0; l < c.num_hidden_layers; ++l)
-    blocks.emplace_back(c, read_block_weights(ck, c, l), opt.target);
+    blocks.emplace_back(c, read_block_weights(ck, c, l), opt.target, 1, opt.layout);
   dense_matrix embed =
       detail::read_table(ck, "model.embed_tokens.weight", c.vocab_size, c.hidden_size, opt);
   std::vector<float> norm =

@@ -4,12 +4,14 @@
 // their differing per-tensor scales become row groups of the epilogue, so the fused product is
 // bit-identical to separate ones while its input is quantized once. The same holds for the
 // binary projections of a BitNet b1 model (+-1 weights, beta per tensor or per group of rows),
-// which run on the 1-bit b1_tile kernels instead of the 2-bit i2_tile ones.
+// which run on the 1-bit b1_tile kernels instead of the 2-bit i2_tile ones; ternary projections
+// may also be loaded into the 1.6-bit base3_tile (ternary_layout::base3).
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <string>
 #include <type_traits>
 #include <variant>
 #include <vector>
@@ -49,6 +51,22 @@ struct block_weights {
 // BitNet b1 one (W1 A8, kernel layout b1_tile).
 using projection_layer = bit_linear<ternary, 8>;
 using binary_projection_layer = bit_linear<binary, 8>;
+using base3_projection_layer = bit_linear<ternary, 8, base3_tile>;
+
+// The kernel layout a b1.58 model's ternary projections are packed into: the 2-bit i2 tile
+// (default) or the 1.6-bit base3 tile (20 % less weight traffic per token). Any checkpoint loads
+// into either; the products are exact integers, so the logits are bit-identical.
+enum class ternary_layout { i2, base3 };
+
+inline const char* ternary_layout_name(ternary_layout l) {
+  return l == ternary_layout::base3 ? "base3" : "i2";
+}
+inline ternary_layout parse_ternary_layout(const std::string& name) {
+  if (name == "i2") return ternary_layout::i2;
+  BITLIN_REQUIRE(name == "base3", value_error, "ternary layout '", name,
+                 "' is not one of i2, base3");
+  return ternary_layout::base3;
+}
 
 // Several projections that read the same input as one layer (Layer: projection_layer or
 // binary_projection_layer; the weights must be values of its kind).
@@ -120,18 +138,29 @@ Layer fuse_projections(const std::vector<const ternary_projection*>& parts,
 class block_projection {
  public:
   block_projection() = default;
+  // layout: where ternary projections are packed (binary ones always use the 1-bit layout).
   block_projection(const std::vector<const ternary_projection*>& parts, bool binary,
-                   isa target = active_isa()) {
+                   isa target = active_isa(), ternary_layout layout = ternary_layout::i2) {
     if (binary)
       layer_ = fuse_projections<binary_projection_layer>(parts, target);
+    else if (layout == ternary_layout::base3)
+      layer_ = fuse_projections<base3_projection_layer>(parts, target);
     else
       layer_ = fuse_projections<projection_layer>(parts, target);
   }
 
   bool is_binary() const { return std::holds_alternative<binary_projection_layer>(layer_); }
-  // The ternary layer (what the tensor-parallel shards and the kernel benchmarks take apart).
+  // The layout of a ternary projection (i2 for binary ones, which have their own).
+  ternary_layout layout() const {
+    return std::holds_alternative<base3_projection_layer>(layer_) ? ternary_layout::base3
+                                                                  : ternary_layout::i2;
+  }
+  // The ternary layer on the i2 tile (what the tensor-parallel shards and the kernel benchmarks
+  // take apart).
   const projection_layer& ternary_layer() const {
     BITLIN_REQUIRE(!is_binary(), value_error, "block_projection: the projection is binary");
+    BITLIN_REQUIRE(layout() == ternary_layout::i2, value_error,
+                   "block_projection: the projection is on the base3 layout, not i2");
     return std::get<projection_layer>(layer_);
   }
 
@@ -164,7 +193,7 @@ class block_projection {
   }
 
  private:
-  std::variant<projection_layer, binary_projection_layer> layer_;
+  std::variant<projection_layer, binary_projection_layer, base3_projection_layer> layer_;
 };
 
 }  // namespace bitlin::model

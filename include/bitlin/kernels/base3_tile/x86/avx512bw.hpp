@@ -1,0 +1,45 @@
+// AVX-512BW path of the base3 tile (AVX-512 without VNNI): 512-bit registers of 16 rows x 4 k (a
+// whole sub-tile). The body is the shared base3 kernel (x86/tile_kernel.inc); the digits come from
+// two compares into masks (a masked move and a masked blend), the products from pmaddubsw summed in
+// int16 over a block; GEMM decodes each panel once to i2 tiles and runs the i2 tile's AVX-512BW
+// kernel on them.
+// Overflow: see tile_kernel.inc (int16 block sums |.| <= 10240; int32 |sum_k c*x| <= 256*K < 2^31
+// for K <= max_cols) and i2_tile/x86/avx512bw.hpp for the GEMM.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "bitlin/config/arch.hpp"
+#include "bitlin/kernels/base3_tile/layout.hpp"
+#include "bitlin/kernels/base3_tile/panel.hpp"
+#include "bitlin/kernels/dispatch.hpp"
+#include "bitlin/kernels/i2_tile/x86/avx512bw.hpp"
+
+namespace bitlin {
+namespace kernels {
+
+#define BITLIN_KX_NS avx512bw_b3
+#include "bitlin/kernels/x86/kx_avx512bw.inc"
+#define BITLIN_B3_I2NS avx512bw_impl
+#define BITLIN_B3_ADD8(a, b) _mm512_add_epi8(a, b)
+#define BITLIN_B3_OR(a, b) _mm512_or_si512(a, b)
+#define BITLIN_B3_SLLI16(v, imm) _mm512_slli_epi16(v, imm)
+#define BITLIN_B3_DIGITS(v, k)                                                              \
+  _mm512_mask_blend_epi8(_mm512_cmpgt_epi8_mask(v, (k).hi),                                 \
+                         _mm512_maskz_mov_epi8(_mm512_cmpgt_epi8_mask(v, (k).lo), (k).one), \
+                         (k).two)
+#define BITLIN_B3_I16 1
+#define BITLIN_B3_MADDUBS(w, x) _mm512_maddubs_epi16(w, x)
+#define BITLIN_B3_ADD16(a, b) _mm512_add_epi16(a, b)
+#define BITLIN_B3_WIDEN(acc, s) _mm512_add_epi32(acc, _mm512_madd_epi16(s, _mm512_set1_epi16(1)))
+#define BITLIN_B3_STORE_UNIT(a, acc, g, u, t) avx512bw_impl::store_unit(a, acc, g, u, t)
+#include "bitlin/kernels/base3_tile/x86/tile_kernel.inc"
+
+inline kernel_entry<detail::kernel_fn> gemm_kernel(arch::avx512bw, base3_tile) {
+  return make_kernel_entry<arch::avx512bw>(&avx512bw_b3::gemm);
+}
+
+}  // namespace kernels
+}  // namespace bitlin
