@@ -94,7 +94,7 @@ release_stage() {
 asan_stage() {
   step "clang++-14 Debug (-O1) ASan + UBSan, -Werror: configure and build every test program"
   run "asan: configure" cmake --preset debug-asan -B "$build_root/debug-asan" || return
-  run "asan: build" cmake --build "$build_root/debug-asan" --target bitlin_tests -j "$jobs" ||
+  run "asan: build" cmake --build "$build_root/debug-asan" --target bitlin_unit_tests -j "$jobs" ||
     return
   step "ASan + UBSan: run the unit suite (cases tagged [slow] skipped)"
   run "asan: ctest" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
