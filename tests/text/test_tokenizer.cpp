@@ -260,4 +260,17 @@ TEST_CASE("tokenizer: malformed tokenizer.json files are format errors naming th
   const auto t = bpe_tokenizer::from_json_text(j.dump());
   CHECK_THROWS_WITH(t.encode("A"), Catch::Contains("no token for byte 65"));
   CHECK_THROWS_AS(t.decode({100000}), bitlin::value_error);
+  // Two strings with one id (found by fuzz_tokenizer: "a" decoded as another byte's token).
+  j = nlohmann::json::parse(make_json({"ab"}, {}, false));
+  j["model"]["vocab"]["ab"] = 97;
+  CHECK(err(j.dump()).find("gives id 97 to both") != std::string::npos);
+  // An added token may repeat its vocabulary entry, but not take another token's id.
+  CHECK_NOTHROW(bpe_tokenizer::from_json_text(
+      make_json({"<s>"}, {}, false, "\\S+|\\s+", R"([{"id": 256, "content": "<s>"}])")));
+  CHECK(err(make_json({"<s>"}, {}, false, "\\S+|\\s+", R"([{"id": 256, "content": "</s>"}])"))
+            .find("which belongs to") != std::string::npos);
+  // A tiny file cannot claim a huge id space (the id table is as long as the largest id).
+  j = nlohmann::json::parse(make_json({}, {}, false));
+  j["model"]["vocab"]["far"] = 16000000;
+  CHECK(err(j.dump()).find("far beyond") != std::string::npos);
 }

@@ -490,16 +490,37 @@ class bpe_tokenizer {
         max_id = std::max(max_id, e["id"].get<std::int64_t>());
       }
     }
+    // The id table is as long as the largest id: bounded by what the file defines (holes are
+    // allowed, up to as many again plus 1024), so a tiny file cannot claim 2^24 ids.
+    const auto entries = static_cast<std::int64_t>(vi->size() + added.size());
+    BITLIN_REQUIRE(max_id < 2 * entries + 1024, format_error, "tokenizer.json: id ", max_id,
+                   " is far beyond the ", entries, " tokens the file defines");
     id_to_token_.assign(static_cast<std::size_t>(max_id + 1), std::string());
     special_.assign(id_to_token_.size(), false);
     added_flag_.assign(id_to_token_.size(), false);
+    std::vector<bool> taken(id_to_token_.size(), false);
     for (auto it = vi->begin(); it != vi->end(); ++it) {
       const auto id = static_cast<std::int32_t>(it->get<std::int64_t>());
+      // Two strings with one id would decode one of them as the other.
+      BITLIN_REQUIRE(!taken[static_cast<std::size_t>(id)], format_error,
+                     "tokenizer.json: vocab gives id ", id, " to both \"",
+                     id_to_token_[static_cast<std::size_t>(id)], "\" and \"", it.key(), "\"");
+      taken[static_cast<std::size_t>(id)] = true;
       id_to_token_[static_cast<std::size_t>(id)] = it.key();
       token_to_id_[it.key()] = id;
     }
     for (std::size_t k = 0; k < added.size(); ++k) {
       const auto id = static_cast<std::int32_t>(added[k].second);
+      // An added token may repeat its vocabulary entry (same id, same content), nothing else.
+      BITLIN_REQUIRE(!taken[static_cast<std::size_t>(id)] ||
+                         id_to_token_[static_cast<std::size_t>(id)] == added[k].first,
+                     format_error, "tokenizer.json: added token \"", added[k].first, "\" has id ",
+                     id, ", which belongs to \"", id_to_token_[static_cast<std::size_t>(id)], "\"");
+      const auto known = token_to_id_.find(added[k].first);
+      BITLIN_REQUIRE(known == token_to_id_.end() || known->second == id, format_error,
+                     "tokenizer.json: added token \"", added[k].first, "\" has id ", id,
+                     " and also id ", known == token_to_id_.end() ? -1 : known->second);
+      taken[static_cast<std::size_t>(id)] = true;
       id_to_token_[static_cast<std::size_t>(id)] = added[k].first;
       token_to_id_[added[k].first] = id;
       special_[static_cast<std::size_t>(id)] = added_special[k];
