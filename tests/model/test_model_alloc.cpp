@@ -133,7 +133,10 @@ TEST_CASE("a decode step allocates nothing once its workspace is warm", "[model]
       const std::vector<std::int64_t> prompt{1, 2, 3, 4, 5};
       m.forward(prompt.data(), 5, cache, ws, logits_for::last, pool);
       std::int64_t next = 7;
-      m.forward(&next, 1, cache, ws, logits_for::last, pool);  // warms the one-token shapes
+      // Warms the one-token shapes. Per-thread scratch grows on a thread's first use of an op, and
+      // which pool thread runs which chunk depends on scheduling, so the warm-up gives every
+      // worker many chances to have run each op once.
+      for (int step = 0; step < 16; ++step) m.forward(&next, 1, cache, ws, logits_for::last, pool);
       allocations = 0;
       counting = true;
       for (int step = 0; step < 4; ++step) {

@@ -197,7 +197,8 @@ class sharded_block {
     qkv_->forward_quantized(detail::quantize_tokens(xn), qkv);
     model::rope_and_store(qkv, heads_, kv_heads_, head_dim_, rope, kv, pos0);
     matrix_f attn(T, qs);
-    model::cached_attention(qkv, heads_, kv_heads_, head_dim_, kv, pos0, attn, ex);
+    std::vector<float> scratch;
+    model::cached_attention(qkv, heads_, kv_heads_, head_dim_, kv, pos0, attn, scratch, ex);
     split_rms_norm(attn, attn_sub_norm_.data(), q_total_);
     matrix_f out(T, hidden_);
     row_parallel(attn, o_, out, ex);

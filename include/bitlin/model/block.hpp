@@ -36,6 +36,7 @@ namespace bitlin::model {
 struct block_workspace {
   matrix_f xn, qkv, attn, out, gu, act;
   activation_buffer xq;
+  std::vector<float> attn_scratch;  // cached_attention's, one region per head
 };
 
 // RoPE on the query and key heads of rows [0, T) of a fused q|k|v matrix (row t at position
@@ -55,18 +56,24 @@ inline void rope_and_store(matrix_f& qkv, index_t heads, index_t kv_heads, index
 // Causal grouped-query attention of the T queries of qkv (positions pos0 ..) over the pos0 + T
 // cached positions: attn = softmax(q k^T / sqrt(d)) v per head, in float, query head h reading KV
 // head h / (heads / kv_heads).
+// scratch: grown here, on the calling thread, to one region per head, so that pool workers
+// allocate nothing.
 inline void cached_attention(const matrix_f& qkv, index_t heads, index_t kv_heads, index_t d,
-                             const layer_kv& kv, index_t pos0, matrix_f& attn, const executor& ex) {
+                             const layer_kv& kv, index_t pos0, matrix_f& attn,
+                             std::vector<float>& scratch, const executor& ex) {
   const index_t T = qkv.rows(), group = heads / kv_heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   const isa path = active_isa();
+  const index_t per_head = attention_scratch_floats(kv.kt.cols());
+  if (scratch.size() < static_cast<std::size_t>(heads * per_head))
+    scratch.resize(static_cast<std::size_t>(heads * per_head));
   ex.parallel_for(heads, 1, [&](index_t h0, index_t h1) {
     for (index_t h = h0; h < h1; ++h) {
       const index_t g = h / group;
-      attend_head(
-          {qkv.data() + h * d, qkv.cols(), kv.kt.data() + g * d * kv.kt.cols(), kv.kt.cols(),
-           kv.v.data() + g * d, kv.v.cols(), attn.data() + h * d, attn.cols(), T, pos0, d, scale},
-          path);
+      attend_head({qkv.data() + h * d, qkv.cols(), kv.kt.data() + g * d * kv.kt.cols(),
+                   kv.kt.cols(), kv.v.data() + g * d, kv.v.cols(), attn.data() + h * d, attn.cols(),
+                   T, pos0, d, scale, scratch.data() + h * per_head},
+                  path);
     }
   });
 }
@@ -175,7 +182,7 @@ class transformer_block {
     qkv_.forward(ws.xq, ws.qkv.data(), ws.qkv.cols(), ex);
     rope_and_store(ws.qkv, heads_, kv_heads_, head_dim_, rope, kv, pos0);
     ws.attn.resize(T, qs);
-    cached_attention(ws.qkv, heads_, kv_heads_, head_dim_, kv, pos0, ws.attn, ex);
+    cached_attention(ws.qkv, heads_, kv_heads_, head_dim_, kv, pos0, ws.attn, ws.attn_scratch, ex);
     ws.out.resize(T, hidden_);
     if (tp_groups_ > 1) {
       const index_t block = qs / tp_groups_;

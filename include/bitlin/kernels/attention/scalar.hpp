@@ -30,7 +30,15 @@ struct attention_args {
   index_t ldo;
   index_t tokens, pos0, head_dim;
   float scale;
+  // Optional: attention_scratch_floats(ldkt) floats the kernel may use for its scores; without it
+  // a kernel uses per-thread scratch, which a pool worker grows on its first call.
+  float* scratch = nullptr;
 };
+
+// The scratch one head's call may use (4 query rows of scores over the key capacity).
+constexpr index_t attention_scratch_floats(index_t ldkt) {
+  return 4 * ldkt;
+}
 
 // Key capacities are multiples of this, so a kernel may load whole vectors of keys.
 constexpr index_t attention_key_align = 16;

@@ -80,14 +80,20 @@ BITLIN_TARGET_ATTN_AVX2 inline void run(const attention_args& a) {
   const index_t d = a.head_dim;
   const index_t T = a.tokens, L = a.pos0 + a.tokens, Lp = (L + 7) / 8 * 8;
   constexpr int TB = 4;
-  // Per-thread scratch that only grows: a decode step allocates nothing once it has seen its shape.
-  static thread_local std::vector<float> S;
-  if (S.size() < static_cast<std::size_t>(TB * Lp)) S.resize(static_cast<std::size_t>(TB * Lp));
+  // The caller's scratch (4 * ldkt >= TB * Lp floats), or per-thread scratch sized for the whole
+  // key capacity so that it does not grow as the cache fills.
+  static thread_local std::vector<float> own;
+  float* S = a.scratch;
+  if (!S) {
+    const auto need = static_cast<std::size_t>(TB * std::max(a.ldkt, Lp));
+    if (own.size() < need) own.resize(need);
+    S = own.data();
+  }
   for (index_t t0 = 0; t0 < T; t0 += TB) {
     const index_t tb = std::min<index_t>(TB, T - t0);
     const index_t len = a.pos0 + t0 + tb;  // keys visible to the block's last query
     if (T < TB) {
-      scores_rows(a, t0, tb, len, S.data(), Lp);
+      scores_rows(a, t0, tb, len, S, Lp);
     } else {
       for (index_t jb = 0; jb < (len + 7) / 8; ++jb) {
         __m256 acc[TB] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
@@ -97,16 +103,15 @@ BITLIN_TARGET_ATTN_AVX2 inline void run(const attention_args& a) {
           for (index_t t = 0; t < tb; ++t)
             acc[t] = _mm256_fmadd_ps(_mm256_broadcast_ss(a.q + (t0 + t) * a.ldq + i), kt, acc[t]);
         }
-        for (index_t t = 0; t < tb; ++t) _mm256_storeu_ps(S.data() + t * Lp + 8 * jb, acc[t]);
+        for (index_t t = 0; t < tb; ++t) _mm256_storeu_ps(S + t * Lp + 8 * jb, acc[t]);
       }
     }
-    for (index_t t = 0; t < tb; ++t)
-      causal_softmax(S.data() + t * Lp, a.pos0 + t0 + t + 1, len, a.scale);
+    for (index_t t = 0; t < tb; ++t) causal_softmax(S + t * Lp, a.pos0 + t0 + t + 1, len, a.scale);
     index_t t = 0;
     for (; t + 2 <= tb; t += 2)
-      pv_chunks<2>(S.data() + t * Lp, Lp, len, a.v, a.ldv, a.o + (t0 + t) * a.ldo, a.ldo, d);
+      pv_chunks<2>(S + t * Lp, Lp, len, a.v, a.ldv, a.o + (t0 + t) * a.ldo, a.ldo, d);
     for (; t < tb; ++t)
-      pv_chunks<1>(S.data() + t * Lp, Lp, len, a.v, a.ldv, a.o + (t0 + t) * a.ldo, a.ldo, d);
+      pv_chunks<1>(S + t * Lp, Lp, len, a.v, a.ldv, a.o + (t0 + t) * a.ldo, a.ldo, d);
   }
 }
 
