@@ -57,9 +57,20 @@ if ! run "setup" bash scripts/setup.sh; then
   exit 1
 fi
 
-# The programs whose code differs by architecture (kernels, dispatch, quantizers, formats, the
+# Test programs are one per folder (tests/<folder>/ -> tests_<folder>); each file
+# tests/<folder>/test_<what>.cpp is the ctest test test_<what>. programs_of <test names...> prints
+# the programs that hold them, once each.
+programs_of() {
+  local t f
+  for t in "$@"; do
+    f=$(find tests -mindepth 2 -name "$t.cpp" | head -n 1)
+    [[ -n "$f" ]] && echo "tests_$(basename "$(dirname "$f")")"
+  done | sort -u
+}
+
+# The tests whose code differs by architecture (kernels, dispatch, quantizers, formats, the
 # layers and model that run on them); the rest is portable C++ the x86 builds already test.
-# BITLIN_FULL=1 builds and runs everything in the cross build and under ASan.
+# BITLIN_FULL=1 builds and runs everything in the cross build.
 aarch64_tests=(test_dispatch test_gemm test_gemm_bit_linear test_kernels_layouts test_kernels_xnor
   test_kernels_ops test_quantizers test_pack test_bit_linear test_onebit test_bitnet_model
   test_hamming_index)
@@ -71,8 +82,10 @@ aarch64_stage() {
     run "aarch64: ctest" ctest --test-dir "$build_root/aarch64" -j "$jobs" --output-on-failure \
       --no-tests=error
   else
+    local targets
+    mapfile -t targets < <(programs_of "${aarch64_tests[@]}")
     run "aarch64: build" cmake --build "$build_root/aarch64" -j "$jobs" \
-      --target "${aarch64_tests[@]}" || return
+      --target "${targets[@]}" || return
     local regex
     regex="^($(IFS='|'; echo "${aarch64_tests[*]}"))\$"
     run "aarch64: ctest" ctest --test-dir "$build_root/aarch64" -j "$jobs" --output-on-failure \
@@ -103,10 +116,11 @@ asan_stage() {
     -R '^test_' -E '@'
 }
 
-# The programs holding [threads] cases (found by their tag); the preset's test filter runs only
-# those cases.
-mapfile -t tsan_targets < <(grep -rl --include='test_*.cpp' '\[threads\]' tests |
+# The tests holding [threads] cases (found by their tag) and their programs; the preset's test
+# filter runs only those cases.
+mapfile -t tsan_tests < <(grep -rl --include='test_*.cpp' '\[threads\]' tests |
   xargs -n1 basename | sed 's/\.cpp$//' | sort)
+mapfile -t tsan_targets < <(programs_of "${tsan_tests[@]}")
 tsan_stage() {
   step "clang++-14 ThreadSanitizer: configure and build the threaded tests"
   run "tsan: configure" cmake --preset tsan -B "$build_root/tsan" || return
@@ -115,7 +129,7 @@ tsan_stage() {
   step "ThreadSanitizer: run the [threads] test cases"
   run "tsan: ctest" env TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
     ctest --test-dir "$build_root/tsan" -j "$jobs" --output-on-failure --no-tests=error \
-    -R "^($(IFS='|'; echo "${tsan_targets[*]}"))\$"
+    -R "^($(IFS='|'; echo "${tsan_tests[*]}"))\$"
 }
 
 fuzz_stage() {

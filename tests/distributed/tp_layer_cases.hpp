@@ -13,18 +13,14 @@
 #include <bitlin/bitlin.hpp>
 #include <bitlin/distributed/parallel_linear.hpp>
 
+#include "test_util.hpp"
+
 namespace tp_cases {
 
 using namespace bitlin;
 using namespace bitlin::distributed;
 
-inline matrix_f randn(index_t r, index_t c, std::uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d;
-  matrix_f m(r, c);
-  for (index_t i = 0; i < m.size(); ++i) m.data()[i] = scale * d(rng);
-  return m;
-}
+using bitlin_test::randn;
 
 // Inputs with the awkward rows: an all-zero token (the absmax floor), a token whose magnitude
 // lives in one shard only, huge and tiny magnitudes.

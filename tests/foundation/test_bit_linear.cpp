@@ -4,17 +4,13 @@
 #include <bitlin/bitlin.hpp>
 
 #include "catch.hpp"
+#include "test_util.hpp"
 
 using namespace bitlin;
 
 namespace {
-matrix_f randn(index_t r, index_t c, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d;
-  matrix_f m(r, c);
-  for (index_t i = 0; i < m.size(); ++i) m.data()[i] = d(rng);
-  return m;
-}
+
+using bitlin_test::randn;
 }  // namespace
 
 TEST_CASE("ternary bit_linear = absmax(x) . absmean(W) rescaled", "[bit_linear]") {

@@ -12,17 +12,13 @@
 #include <random>
 
 #include "catch.hpp"
+#include "test_util.hpp"
 
 using namespace bitlin;
 
 namespace {
-matrix_f randn(index_t r, index_t c, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  matrix_f m(r, c);
-  for (index_t i = 0; i < m.size(); ++i) m.data()[i] = nd(rng);
-  return m;
-}
+
+using bitlin_test::randn;
 }  // namespace
 
 TEST_CASE("onebit_svid: a b^T is the leading rank-1 term of |W| (Eigen SVD)") {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "test_util.hpp"
 #include "fixtures.hpp"
 
 using namespace bitlin;
@@ -29,20 +30,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path() /
-           ("bitlin_atomic_test_" + std::to_string(std::random_device{}()) + "_" +
-            std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using bitlin_test::temp_dir;
 
 std::string read_all(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

@@ -13,26 +13,14 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "test_util.hpp"
 
 using namespace bitlin::io;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    static std::atomic<int> counter{0};
-    path =
-        fs::temp_directory_path() / ("bitlin_ckpt_test_" + std::to_string(std::random_device{}()) +
-                                     "_" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using bitlin_test::temp_dir;
 
 void write_shard(const fs::path& p, const std::vector<std::string>& names) {
   safetensors_writer w;

@@ -12,14 +12,7 @@
 #include <vector>
 
 #include "catch.hpp"
-
-namespace bitlin_test {
-struct fuzz_harness {
-  std::string what;
-  int (*entry)(const std::uint8_t*, std::size_t);
-};
-std::vector<fuzz_harness> fuzz_harnesses();
-}  // namespace bitlin_test
+#include "harness_table.hpp"
 
 namespace fs = std::filesystem;
 

@@ -18,36 +18,15 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "kernels/layout_weights.hpp"
+#include "test_util.hpp"
 
 using namespace bitlin;
 
 namespace {
 
-// Smaller sweeps under emulation (qemu sets BITLIN_EMULATED), in unoptimized (e.g. sanitizer)
-// builds, or on request.
-bool quick() {
-#if !defined(__OPTIMIZE__)
-  return true;
-#endif
-  for (const char* name : {"BITLIN_TEST_QUICK", "BITLIN_EMULATED"})
-    if (const char* q = std::getenv(name); q && *q) return true;
-  return false;
-}
-
-// Random weights in the layout's alphabet: {-1, 0, 1} or {-1, 1}.
-template <class Layout>
-matrix_i8 random_weights(index_t n, index_t k, std::mt19937& rng) {
-  constexpr bool binary_only =
-      std::is_same_v<typename kernel_layout_traits<Layout>::weight_kind, binary>;
-  std::uniform_int_distribution<int> d(-1, 1);
-  matrix_i8 w(n, k);
-  for (index_t i = 0; i < w.size(); ++i) {
-    int v = d(rng);
-    if (binary_only && v == 0) v = (rng() & 1) ? 1 : -1;
-    w.data()[i] = static_cast<std::int8_t>(v);
-  }
-  return w;
-}
+using bitlin_test::quick;
+using bitlin_test::random_weights;
 
 matrix_i8 random_acts(index_t t, index_t k, std::mt19937& rng) {
   std::uniform_int_distribution<int> d(-128, 127);

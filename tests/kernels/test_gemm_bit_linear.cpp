@@ -8,18 +8,13 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "test_util.hpp"
 
 using namespace bitlin;
 
 namespace {
 
-matrix_f randn(index_t r, index_t c, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d;
-  matrix_f m(r, c);
-  for (index_t i = 0; i < m.size(); ++i) m.data()[i] = d(rng);
-  return m;
-}
+using bitlin_test::randn;
 
 // Largest distance in ulps between two float matrices of the same shape.
 int max_ulps(const matrix_f& a, const matrix_f& b) {

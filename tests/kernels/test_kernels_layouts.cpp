@@ -15,19 +15,15 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "kernels/layout_weights.hpp"
+#include "test_util.hpp"
 
 using namespace bitlin;
 
 namespace {
 
-bool quick() {
-#if !defined(__OPTIMIZE__)
-  return true;
-#endif
-  for (const char* name : {"BITLIN_TEST_QUICK", "BITLIN_EMULATED"})
-    if (const char* q = std::getenv(name); q && *q) return true;
-  return false;
-}
+using bitlin_test::quick;
+using bitlin_test::random_weights;
 
 template <class F, class... Ls>
 void for_each_layout_impl(F&& f, type_list<Ls...>) {
@@ -36,20 +32,6 @@ void for_each_layout_impl(F&& f, type_list<Ls...>) {
 template <class F>
 void for_each_layout(F&& f) {
   for_each_layout_impl(f, all_kernel_layouts{});
-}
-
-// Random weights in the layout's alphabet.
-template <class L>
-matrix_i8 random_weights(index_t n, index_t k, std::mt19937& rng) {
-  constexpr bool bin = std::is_same_v<typename kernel_layout_traits<L>::weight_kind, binary>;
-  std::uniform_int_distribution<int> d(-1, 1);
-  matrix_i8 w(n, k);
-  for (index_t i = 0; i < w.size(); ++i) {
-    int v = d(rng);
-    if (bin && v == 0) v = (rng() & 1) ? 1 : -1;
-    w.data()[i] = static_cast<std::int8_t>(v);
-  }
-  return w;
 }
 
 }  // namespace

@@ -15,19 +15,13 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "test_util.hpp"
 
 using namespace bitlin;
 
 namespace {
 
-bool quick() {
-#if !defined(__OPTIMIZE__)
-  return true;
-#endif
-  for (const char* name : {"BITLIN_TEST_QUICK", "BITLIN_EMULATED"})
-    if (const char* q = std::getenv(name); q && *q) return true;
-  return false;
-}
+using bitlin_test::quick;
 
 matrix_i8 random_signs(index_t n, index_t k, std::mt19937& rng) {
   matrix_i8 w(n, k);

@@ -15,6 +15,7 @@
 #include "bitlin/quant/binary.hpp"
 #include "bitlin/testing/random_model.hpp"
 #include "catch.hpp"
+#include "test_util.hpp"
 #include "model_test_util.hpp"
 
 using namespace bitlin;
@@ -24,21 +25,7 @@ using bitlin_test::compare;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    static std::atomic<int> counter{0};
-    std::random_device rd;
-    path = fs::temp_directory_path() /
-           ("bitlin_model_test_" + std::to_string(rd()) + "_" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+using bitlin_test::temp_dir;
 
 nlohmann::json read_json(const std::string& path) {
   std::ifstream in(path);

@@ -12,6 +12,7 @@
 
 #include "bitlin/model/gguf.hpp"
 #include "catch.hpp"
+#include "test_util.hpp"
 #include "model_test_util.hpp"
 
 using namespace bitlin;
@@ -21,21 +22,7 @@ using bitlin_test::compare;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    static std::atomic<int> counter{0};
-    path =
-        fs::temp_directory_path() / ("bitlin_gguf_test_" + std::to_string(std::random_device{}()) +
-                                     "_" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& n) const { return (path / n).string(); }
-};
+using bitlin_test::temp_dir;
 
 void copy_fixture(const bitlin_test::fixture_triple& fx, const temp_dir& d) {
   fs::copy_file(fx.config, d / "config.json");

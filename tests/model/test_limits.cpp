@@ -19,6 +19,7 @@
 #include "bitlin/model/sampling.hpp"
 #include "bitlin/testing/random_model.hpp"
 #include "catch.hpp"
+#include "test_util.hpp"
 
 using namespace bitlin;
 using namespace bitlin::model;
@@ -26,20 +27,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path() /
-           ("bitlin_limits_test_" + std::to_string(std::random_device{}()) + "_" +
-            std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using bitlin_test::temp_dir;
 
 bitnet_config small_config(index_t max_positions) {
   bitnet_config c;

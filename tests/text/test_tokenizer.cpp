@@ -15,7 +15,7 @@
 
 using bitlin::format_error;
 using bitlin::text::bpe_tokenizer;
-using ids = std::vector<std::int32_t>;
+using id_vector = std::vector<std::int32_t>;
 
 namespace {
 
@@ -54,18 +54,18 @@ TEST_CASE("tokenizer: merges apply lowest rank first, not left to right", "[text
   // ranks: (b,c) first, then (a,b), then (a,bc): "abc" -> a + bc -> abc.
   const auto t = bpe_tokenizer::from_json_text(
       make_json({"bc", "ab", "abc"}, {{"b", "c"}, {"a", "b"}, {"a", "bc"}}, false));
-  CHECK(t.encode("abc") == ids{258});
-  CHECK(t.encode("ab") == ids{257});
-  CHECK(t.encode("abcb") == ids{258, byte_id('b')});
+  CHECK(t.encode("abc") == id_vector{258});
+  CHECK(t.encode("ab") == id_vector{257});
+  CHECK(t.encode("abcb") == id_vector{258, byte_id('b')});
   // Without the (a,bc) merge, "abc" stops at a + bc although "ab" + "c" would also exist.
   const auto t2 =
       bpe_tokenizer::from_json_text(make_json({"bc", "ab"}, {{"b", "c"}, {"a", "b"}}, false));
-  CHECK(t2.encode("abc") == ids{byte_id('a'), 256});
+  CHECK(t2.encode("abc") == id_vector{byte_id('a'), 256});
   // ignore_merges: a piece that is itself a token is emitted whole, merges or not.
   const auto t3 = bpe_tokenizer::from_json_text(make_json({"bc", "xyz"}, {{"b", "c"}}, true));
-  CHECK(t3.encode("xyz") == ids{257});
+  CHECK(t3.encode("xyz") == id_vector{257});
   const auto t4 = bpe_tokenizer::from_json_text(make_json({"bc", "xyz"}, {{"b", "c"}}, false));
-  CHECK(t4.encode("xyz") == ids{byte_id('x'), byte_id('y'), byte_id('z')});
+  CHECK(t4.encode("xyz") == id_vector{byte_id('x'), byte_id('y'), byte_id('z')});
 }
 
 TEST_CASE("tokenizer: pieces are the regex matches and the gaps between them", "[text]") {
@@ -73,12 +73,12 @@ TEST_CASE("tokenizer: pieces are the regex matches and the gaps between them", "
   // piece boundary.
   const auto t =
       bpe_tokenizer::from_json_text(make_json({"ab", "xa"}, {{"x", "a"}, {"a", "b"}}, false, "ab"));
-  CHECK(t.encode("xab") == ids{byte_id('x'), 256});
-  CHECK(t.encode("xaab") == ids{257, 256});  // gap "xa" merges inside itself
+  CHECK(t.encode("xab") == id_vector{byte_id('x'), 256});
+  CHECK(t.encode("xaab") == id_vector{257, 256});  // gap "xa" merges inside itself
   // Merges as [left, right] pairs load the same.
   nlohmann::json j = nlohmann::json::parse(make_json({"ab"}, {}, false));
   j["model"]["merges"] = nlohmann::json::array({nlohmann::json::array({"a", "b"})});
-  CHECK(bpe_tokenizer::from_json_text(j.dump()).encode("ab") == ids{256});
+  CHECK(bpe_tokenizer::from_json_text(j.dump()).encode("ab") == id_vector{256});
 }
 
 TEST_CASE("tokenizer: added tokens are split out first, longest at the earliest position",
@@ -87,9 +87,9 @@ TEST_CASE("tokenizer: added tokens are split out first, longest at the earliest 
       R"([{"id": 300, "content": "<|x|>", "special": true},
           {"id": 301, "content": "<|x|>y", "special": false}])";
   const auto t = bpe_tokenizer::from_json_text(make_json({}, {}, false, "\\S+|\\s+", added));
-  CHECK(t.encode("a<|x|>b") == ids{byte_id('a'), 300, byte_id('b')});
-  CHECK(t.encode("<|x|>y") == ids{301});
-  CHECK(t.encode("<|x|><|x|>") == ids{300, 300});
+  CHECK(t.encode("a<|x|>b") == id_vector{byte_id('a'), 300, byte_id('b')});
+  CHECK(t.encode("<|x|>y") == id_vector{301});
+  CHECK(t.encode("<|x|><|x|>") == id_vector{300, 300});
   CHECK(t.encode("<|x|>", false).size() == 5);  // as plain text
   CHECK(t.is_special(300));
   CHECK_FALSE(t.is_special(301));
@@ -160,7 +160,7 @@ TEST_CASE("tokenizer: BPE on short and long pieces equals the lowest-rank-first 
       sym[best] += sym[best + 1];
       sym.erase(sym.begin() + static_cast<std::ptrdiff_t>(best) + 1);
     }
-    ids out;
+    id_vector out;
     for (const auto& x : sym) out.push_back(vocab.at(x));
     return out;
   };
@@ -185,7 +185,7 @@ TEST_CASE("tokenizer: BPE on short and long pieces equals the lowest-rank-first 
     const auto want = reference(s);
     REQUIRE(t.encode(s) == want);
     REQUIRE(t.encode(s) == want);  // again, from the piece cache
-    ids v;
+    id_vector v;
     t.encode(s.data(), s.size(), uncached, v);
     REQUIRE(v == want);
   }
@@ -205,9 +205,9 @@ TEST_CASE("tokenizer: encode_batch on threads and encode_state give encode's ids
   bpe_tokenizer::encode_state st;
   for (std::size_t i = 0; i < texts.size(); ++i) {
     CHECK(batch[i] == t.encode(texts[i]));
-    ids v = {7};  // appends
+    id_vector v = {7};  // appends
     t.encode(texts[i].data(), texts[i].size(), st, v);
-    CHECK(ids(v.begin() + 1, v.end()) == batch[i]);
+    CHECK(id_vector(v.begin() + 1, v.end()) == batch[i]);
   }
 }
 
