@@ -11,6 +11,7 @@
 # (fuzz_<what> -minimize_crash=1 FILE), fix the bug and add the input under
 # tests/data/regressions/<what>/.
 #
+# Targets run BITLIN_JOBS at a time (default 2), each on one core.
 # Environment: BITLIN_FUZZ_SECONDS (per target, default 30), BITLIN_FUZZ_RSS_MB (default 2048),
 # BITLIN_FUZZ_TIMEOUT (seconds per input, default 10), BITLIN_FUZZ_TARGETS (space-separated names
 # like "safetensors config"; default all), BITLIN_BUILD_DIR (default <repo>/build), BITLIN_JOBS.
@@ -36,45 +37,70 @@ else
   done
 fi
 
-failed=()
-summary=()
-for what in "${whats[@]}"; do
-  exe=$build/tests/fuzz/fuzz_$what
+# fuzz_one <what>: replays the regressions, then fuzzes; writes its summary line to
+# $results/<what>.line and, when it failed, the reason to $results/<what>.failed.
+results=$build/results
+rm -rf "$results"
+mkdir -p "$results"
+fuzz_one() {
+  local what=$1
+  local exe=$build/tests/fuzz/fuzz_$what
   if [[ ! -x "$exe" ]]; then
-    failed+=("$what (not built)")
-    continue
+    echo "$what (not built)" >"$results/$what.failed"
+    return
   fi
-  log=$build/logs/$what.log
+  local log=$build/logs/$what.log
   mkdir -p "$build/corpus/$what" "$build/artifacts/$what" "$build/logs"
-  regressions=$repo/tests/data/regressions/$what
+  local regressions=$repo/tests/data/regressions/$what
   if [[ -d "$regressions" ]] && compgen -G "$regressions/*" >/dev/null; then
     echo "fuzz.sh: $what: replaying $(ls "$regressions" | wc -l) regression inputs"
     if ! "$exe" -rss_limit_mb="$rss_mb" -timeout="$timeout" "$regressions"/* >"$log.replay" 2>&1; then
       tail -n 40 "$log.replay" >&2
-      failed+=("$what (regression replay)")
-      continue
+      echo "$what (regression replay)" >"$results/$what.failed"
+      return
     fi
   fi
-  args=(-max_total_time="$seconds" -rss_limit_mb="$rss_mb" -malloc_limit_mb="$rss_mb"
-        -timeout="$timeout" -print_final_stats=1 -artifact_prefix="$build/artifacts/$what/")
+  local args=(-max_total_time="$seconds" -rss_limit_mb="$rss_mb" -malloc_limit_mb="$rss_mb"
+    -timeout="$timeout" -print_final_stats=1 -artifact_prefix="$build/artifacts/$what/")
   [[ -f "$repo/tests/fuzz/fuzz_$what.dict" ]] && args+=(-dict="$repo/tests/fuzz/fuzz_$what.dict")
-  seeds=()
+  local seeds=()
   [[ -d "$repo/tests/fuzz/corpus/$what" ]] && seeds+=("$repo/tests/fuzz/corpus/$what")
   echo "fuzz.sh: $what: fuzzing for ${seconds}s"
+  local status
   if ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} "$exe" "${args[@]}" "$build/corpus/$what" \
     "${seeds[@]}" >"$log" 2>&1; then
     status=ok
   else
     status=FAILED
-    failed+=("$what")
+    echo "$what" >"$results/$what.failed"
     grep -E 'ERROR|SUMMARY|Test unit written|==[0-9]+==' "$log" | head -n 20 >&2
     tail -n 30 "$log" >&2
   fi
   # libFuzzer's last status line ("#N DONE cov: C ft: F corp: ...") and its final stats.
+  local last execs
   last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
   execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
-  summary+=("$(printf '%-14s %-6s execs %-9s %s' "$what" "$status" "${execs:-?}" \
-    "$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[^ ]+' <<<"$last")")")
+  printf '%-14s %-6s execs %-9s %s\n' "$what" "$status" "${execs:-?}" \
+    "$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[^ ]+' <<<"$last")" >"$results/$what.line"
+}
+
+# BITLIN_JOBS targets at a time (each libFuzzer process is single-threaded).
+running=0
+for what in "${whats[@]}"; do
+  if ((running >= jobs)); then
+    wait -n
+    running=$((running - 1))
+  fi
+  fuzz_one "$what" &
+  running=$((running + 1))
+done
+wait
+
+failed=()
+summary=()
+for what in "${whats[@]}"; do
+  [[ -f "$results/$what.line" ]] && summary+=("$(cat "$results/$what.line")")
+  [[ -f "$results/$what.failed" ]] && failed+=("$(cat "$results/$what.failed")")
 done
 
 echo "fuzz.sh: results (${seconds}s per target):"

@@ -57,14 +57,20 @@ if ! run "setup" bash scripts/setup.sh; then
   exit 1
 fi
 
-# Test programs are one per folder (tests/<folder>/ -> tests_<folder>); each file
-# tests/<folder>/test_<what>.cpp is the ctest test test_<what>. programs_of <test names...> prints
-# the programs that hold them, once each.
+# Test programs are one per folder (tests/<folder>/ -> tests_<folder>), except files marked
+# "// bitlin-test: own program" (program test_<what>); each file tests/<folder>/test_<what>.cpp is
+# the ctest test test_<what>. programs_of <test names...> prints the programs that hold them, once
+# each.
 programs_of() {
   local t f
   for t in "$@"; do
     f=$(find tests -mindepth 2 -name "$t.cpp" | head -n 1)
-    [[ -n "$f" ]] && echo "tests_$(basename "$(dirname "$f")")"
+    [[ -z "$f" ]] && continue
+    if grep -qx '// bitlin-test: own program' "$f"; then
+      echo "$t"
+    else
+      echo "tests_$(basename "$(dirname "$f")")"
+    fi
   done | sort -u
 }
 

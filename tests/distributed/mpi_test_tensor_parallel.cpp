@@ -2,65 +2,51 @@
 // "mpi"). Every rank checks its sharded result against the single-process layer with the same
 // groups, computed on that rank, and against rank 0's bits. Every rank reports; mpirun fails when
 // any rank does.
-#define CATCH_CONFIG_RUNNER
 #include <bitlin/distributed/mpi.hpp>
 
 #include "catch.hpp"
+#include "mpi_world.hpp"
 #include "tp_layer_cases.hpp"
 
 using namespace bitlin;
 using namespace bitlin::distributed;
 
 namespace {
-const communicator* world = nullptr;
+using bitlin_test::mpi_world;
 
 // True on every rank iff `mine` equals rank 0's matrix bit for bit.
 bool same_as_rank0(const matrix_f& mine) {
   matrix_f root = mine;
-  world->broadcast(root.data(), static_cast<std::size_t>(root.size()) * sizeof(float), 0);
+  mpi_world().broadcast(root.data(), static_cast<std::size_t>(root.size()) * sizeof(float), 0);
   return std::memcmp(root.data(), mine.data(),
                      static_cast<std::size_t>(mine.size()) * sizeof(float)) == 0;
 }
 }  // namespace
 
 TEST_CASE("MPI: sharded layers equal the single-process layers with the same groups", "[mpi]") {
-  const auto v = tp_cases::all_cases(*world);
+  const auto v = tp_cases::all_cases(mpi_world());
   for (const auto& o : v) {
-    INFO("P = " << world->size() << ", rank " << world->rank() << ": " << o.name);
+    INFO("P = " << mpi_world().size() << ", rank " << mpi_world().rank() << ": " << o.name);
     CHECK(o.integers_equal);
     CHECK(o.sharded == o.single);
     CHECK(same_as_rank0(o.sharded));
   }
   // Repeatable: a second run of the whole suite gives the same bits.
-  const auto again = tp_cases::all_cases(*world);
+  const auto again = tp_cases::all_cases(mpi_world());
   for (std::size_t i = 0; i < v.size(); ++i) CHECK(again[i].sharded == v[i].sharded);
 }
 
 TEST_CASE("MPI: ordered_all_reduce_sum adds in rank order", "[mpi]") {
   for (std::size_t n : {std::size_t{1}, std::size_t{7}, std::size_t{1000}}) {
-    std::vector<float> x = tp_cases::reduction_partial(world->rank(), n);
-    world->reset_bytes_sent();
-    ordered_all_reduce_sum(*world, x.data(), n);
+    std::vector<float> x = tp_cases::reduction_partial(mpi_world().rank(), n);
+    mpi_world().reset_bytes_sent();
+    ordered_all_reduce_sum(mpi_world(), x.data(), n);
     INFO("n = " << n);
-    CHECK(x == tp_cases::reduction_expected(world->size(), n));
-    const auto P = static_cast<std::size_t>(world->size());
-    CHECK(world->bytes_sent() == (P == 1 ? 0 : 2 * (P - 1) * ((n + P - 1) / P) * sizeof(float)));
+    CHECK(x == tp_cases::reduction_expected(mpi_world().size(), n));
+    const auto P = static_cast<std::size_t>(mpi_world().size());
+    CHECK(mpi_world().bytes_sent() == (P == 1 ? 0 : 2 * (P - 1) * ((n + P - 1) / P) * sizeof(float)));
   }
-  std::vector<double> d{static_cast<double>(world->rank()) + 0.5};
-  ordered_all_reduce_sum(*world, d.data(), 1);
-  CHECK(d[0] == 0.5 * world->size() * world->size());
-}
-
-int main(int argc, char* argv[]) {
-  mpi_environment env(&argc, &argv);
-  const mpi_communicator comm;
-  world = &comm;
-  Catch::Session session;
-  if (int rc = session.applyCommandLine(argc, argv)) return rc;
-  const int failed = session.run();
-  // Every rank's verdict decides: rank 0 exits non-zero when any rank failed.
-  int mine = failed != 0, any = 0;
-  std::vector<int> all = all_gather(comm, &mine, 1);
-  for (int f : all) any |= f;
-  return any;
+  std::vector<double> d{static_cast<double>(mpi_world().rank()) + 0.5};
+  ordered_all_reduce_sum(mpi_world(), d.data(), 1);
+  CHECK(d[0] == 0.5 * mpi_world().size() * mpi_world().size());
 }

@@ -2,31 +2,31 @@
 // (label "mpi"): each rank runs its shard and, alone, the single-process reference; the fixture
 // checkpoints run where the process count divides their head counts (1 and 2), the random model
 // (6 heads over 3 KV heads) on every count.
-#define CATCH_CONFIG_RUNNER
 #include <bitlin/distributed/mpi.hpp>
 
 #include "catch.hpp"
+#include "mpi_world.hpp"
 #include "tp_model_cases.hpp"
 
 using namespace bitlin;
 using namespace bitlin::distributed;
 
 namespace {
-const communicator* world = nullptr;
+using bitlin_test::mpi_world;
 
 void check_model(const std::string& tag, const tp_model::model_parts& m) {
-  const int P = world->size();
+  const int P = mpi_world().size();
   if (!tp_model::divides(m, P)) {
     WARN(tag << ": " << P << " ranks do not divide its head counts; not run");
     return;
   }
-  INFO(tag << ", P = " << P << ", rank " << world->rank());
+  INFO(tag << ", P = " << P << ", rank " << mpi_world().rank());
   const model::bitnet_model plain = tp_model::single_model(m, 1);
   const matrix_f plain_logits = tp_model::run(plain, m.ids);
   const auto plain_tokens = tp_model::greedy(plain, m.ids, 6);
 
   const sharded_bitnet_model exact =
-      tp_model::sharded_model(*world, m, tp_activation_scales::per_token);
+      tp_model::sharded_model(mpi_world(), m, tp_activation_scales::per_token);
   const matrix_f exact_logits = tp_model::run(exact, m.ids);
   CHECK(exact_logits == plain_logits);
   CHECK(tp_model::greedy(exact, m.ids, 6) == plain_tokens);
@@ -37,7 +37,7 @@ void check_model(const std::string& tag, const tp_model::model_parts& m) {
 
   const model::bitnet_model single = tp_model::single_model(m, P);
   const sharded_bitnet_model grouped =
-      tp_model::sharded_model(*world, m, tp_activation_scales::per_shard);
+      tp_model::sharded_model(mpi_world(), m, tp_activation_scales::per_shard);
   const matrix_f grouped_logits = tp_model::run(grouped, m.ids);
   CHECK(grouped_logits == tp_model::run(single, m.ids));
   CHECK(tp_model::greedy(grouped, m.ids, 6) == tp_model::greedy(single, m.ids, 6));
@@ -52,16 +52,4 @@ TEST_CASE("MPI: sharded BitNet on the fixture checkpoints", "[mpi]") {
 
 TEST_CASE("MPI: sharded BitNet, random model with 6 heads over 3 KV heads", "[mpi]") {
   check_model("random", tp_model::random_parts(7));
-}
-
-int main(int argc, char* argv[]) {
-  mpi_environment env(&argc, &argv);
-  const mpi_communicator comm;
-  world = &comm;
-  Catch::Session session;
-  if (int rc = session.applyCommandLine(argc, argv)) return rc;
-  const int failed = session.run();
-  int mine = failed != 0, any = 0;
-  for (int f : all_gather(comm, &mine, 1)) any |= f;
-  return any;
 }

@@ -35,27 +35,34 @@ matrix_i8 random_acts(index_t t, index_t k, std::mt19937& rng) {
   return x;
 }
 
-// Runs one case on one path, with ldx/ldy padded by `pad`, and compares with the oracle.
+// Runs X x packed weights on pw's path, with ldx/ldy padded by `pad`, and compares with the
+// oracle `ref` (X x W^T, computed once by the caller for all paths).
 template <class Layout>
-void check_case(isa path, const matrix_i8& W, const matrix_i8& X, index_t pad = 0,
-                const executor& ex = serial()) {
-  const index_t t = X.rows(), n = W.rows(), k = W.cols();
-  const kernel_weights<Layout> pw(W, path);
+void check_packed(const kernel_weights<Layout>& pw, const matrix_i8& X, const matrix_i32& ref,
+                  index_t pad = 0, const executor& ex = serial()) {
+  const index_t t = X.rows(), n = pw.rows(), k = X.cols();
   const index_t ldx = k + pad, ldy = n + pad;
   std::vector<std::int8_t> xbuf(static_cast<std::size_t>(t * ldx), 99);
   for (index_t i = 0; i < t; ++i) std::memcpy(&xbuf[i * ldx], X.row(i).data(), k);
   std::vector<std::int32_t> y(static_cast<std::size_t>(t * ldy), -7);
   gemm(pw, xbuf.data(), t, ldx, y.data(), ldy, ex);
-  const matrix_i32 ref = reference_gemm(X, W);
   bool same = true;
   for (index_t i = 0; i < t && same; ++i) {
     for (index_t j = 0; j < n; ++j) same = same && y[i * ldy + j] == ref(i, j);
     for (index_t j = n; j < ldy; ++j) same = same && y[i * ldy + j] == -7;  // padding untouched
   }
-  INFO("layout " << kernel_layout_traits<Layout>::name << " isa " << isa_name(path) << " kernel "
+  INFO("layout " << kernel_layout_traits<Layout>::name << " kernel "
                  << isa_name(gemm_kernel_path(pw)) << " tokens " << t << " N " << n << " K " << k
                  << " pad " << pad);
   REQUIRE(same);
+}
+
+// One case on one path: packs W for it and compares with the reference product.
+template <class Layout>
+void check_case(isa path, const matrix_i8& W, const matrix_i8& X, index_t pad = 0,
+                const executor& ex = serial()) {
+  INFO("isa " << isa_name(path));
+  check_packed(kernel_weights<Layout>(W, path), X, reference_gemm(X, W), pad, ex);
 }
 
 }  // namespace
@@ -121,11 +128,16 @@ TEMPLATE_LIST_TEST_CASE("BitNet-2B shapes, every path", "[gemm]", all_kernel_lay
     index_t n, k;
   };
   const shape shapes[] = {{2560, 2560}, {6912, 2560}, {2560, 6912}};
-  for (isa path : supported_isas()) {
-    for (const shape& s : shapes) {
-      if (quick() && s.n * s.k > 2560 * 2560) continue;
-      check_case<L>(path, random_weights<L>(s.n, s.k, rng),
-                    random_acts(path == isa::scalar ? 1 : 3, s.k, rng));
+  // The big operands and their oracle are made once per shape and shared by every path (the
+  // random draws and the scalar reference cost more than the products under the sanitizers).
+  for (const shape& s : shapes) {
+    if (quick() && s.n * s.k > 2560 * 2560) continue;
+    const matrix_i8 W = random_weights<L>(s.n, s.k, rng), X = random_acts(3, s.k, rng);
+    const matrix_i32 ref = reference_gemm(X, W);
+    for (isa path : supported_isas()) {
+      INFO("isa " << isa_name(path));
+      const index_t t = path == isa::scalar ? 1 : 3;
+      check_packed(kernel_weights<L>(W, path), matrix_i8(X.topRows(t)), matrix_i32(ref.topRows(t)));
     }
   }
 }
@@ -135,22 +147,25 @@ TEMPLATE_LIST_TEST_CASE("adversarial inputs up to K = 2^20 do not overflow, ever
   using L = TestType;
   INFO("layout " << kernel_layout_traits<L>::name);
   const index_t big = index_t{1} << 20;
-  for (isa path : supported_isas()) {
-    for (index_t k : {index_t{255}, index_t{4097}, big - 3, big}) {
-      matrix_i8 W(3, k), X(4, k);
-      for (index_t j = 0; j < k; ++j) {
-        W(0, j) = -1;
-        W(1, j) = 1;
-        W(2, j) = static_cast<std::int8_t>(j % 2 ? 1 : -1);
-        X(0, j) = -128;
-        X(1, j) = 127;
-        X(2, j) = static_cast<std::int8_t>(j % 2 ? 127 : -128);
-        X(3, j) = static_cast<std::int8_t>(j % 2 ? -128 : 127);
-      }
-      check_case<L>(path, W, X);
-      for (index_t t = 0; t < X.rows(); ++t) check_case<L>(path, W, X.middleRows(t, 1));  // GEMV
+  for (index_t k : {index_t{255}, index_t{4097}, big - 3, big}) {
+    matrix_i8 W(3, k), X(4, k);
+    for (index_t j = 0; j < k; ++j) {
+      W(0, j) = -1;
+      W(1, j) = 1;
+      W(2, j) = static_cast<std::int8_t>(j % 2 ? 1 : -1);
+      X(0, j) = -128;
+      X(1, j) = 127;
+      X(2, j) = static_cast<std::int8_t>(j % 2 ? 127 : -128);
+      X(3, j) = static_cast<std::int8_t>(j % 2 ? -128 : 127);
+    }
+    const matrix_i32 ref = reference_gemm(X, W);
+    for (isa path : supported_isas()) {
+      INFO("isa " << isa_name(path));
+      const kernel_weights<L> pw(W, path);
+      check_packed(pw, X, ref);
+      for (index_t t = 0; t < X.rows(); ++t)  // GEMV
+        check_packed(pw, matrix_i8(X.middleRows(t, 1)), matrix_i32(ref.middleRows(t, 1)));
       if (k == big) {
-        const kernel_weights<L> pw(W, path);
         std::vector<std::int32_t> y(12);
         gemm(pw, X.data(), 4, k, y.data(), 3);
         CHECK(y[0] == 128 * big);           // all -128 x all -1

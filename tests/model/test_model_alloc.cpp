@@ -1,6 +1,7 @@
 // A decode step with a warmed-up workspace and a reserved KV cache makes no heap allocation. The
 // program replaces the global allocation functions with counting ones (its own binary, so no other
 // test sees them) and counts only inside the window under test.
+// bitlin-test: own program
 #include <atomic>
 #include <cstdlib>
 #include <new>

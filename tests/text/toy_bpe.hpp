@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bitlin/model/gguf.hpp"  // llama3_pretokenizer_regex
+#include "bitlin/text/pretokenizers.hpp"
 #include "bitlin/text/tokenizer.hpp"
 
 namespace bitlin_test {
@@ -65,7 +65,7 @@ inline std::string make_toy_tokenizer_json(int vocab_size,
   {
     int err = 0;
     PCRE2_SIZE off = 0;
-    const std::string pat = bitlin::model::llama3_pretokenizer_regex();
+    const std::string pat = bitlin::text::llama3_pretokenizer_regex();
     pcre2_code* re = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pat.data()), pat.size(),
                                    PCRE2_UTF | PCRE2_UCP, &err, &off, nullptr);
     pcre2_match_data* md = pcre2_match_data_create_from_pattern(re, nullptr);
@@ -136,7 +136,7 @@ inline std::string make_toy_tokenizer_json(int vocab_size,
   j["pre_tokenizer"] = {{"type", "Sequence"},
                         {"pretokenizers",
                          {{{"type", "Split"},
-                           {"pattern", {{"Regex", bitlin::model::llama3_pretokenizer_regex()}}},
+                           {"pattern", {{"Regex", bitlin::text::llama3_pretokenizer_regex()}}},
                            {"behavior", "Isolated"},
                            {"invert", false}},
                           {{"type", "ByteLevel"},

@@ -36,20 +36,13 @@
 #include "bitlin/model/config.hpp"
 #include "bitlin/model/loader.hpp"
 #include "bitlin/pack/hf_bitnet.hpp"
+#include "bitlin/text/pretokenizers.hpp"
 
 namespace bitlin::model {
 
-// The pre-tokenizer pattern of Llama 3 (and BitNet-2B-4T), as their tokenizer.json spells it; used
-// when a GGUF vocabulary without a tokenizer.json says `tokenizer.ggml.pre` = "llama-bpe" (or
-// says nothing: bitnet.cpp's files omit the key).
-inline const char* llama3_pretokenizer_regex() {
-  return "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
-         "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-}
-// GPT-2's, for `tokenizer.ggml.pre` = "gpt-2" / "default".
-inline const char* gpt2_pretokenizer_regex() {
-  return "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
-}
+// The pre-tokenizer patterns (text/pretokenizers.hpp), also under their old names here.
+using text::gpt2_pretokenizer_regex;
+using text::llama3_pretokenizer_regex;
 
 struct gguf_export_options {
   io::ggml_type format = io::ggml_type::i2_s;  // TQ1_0, TQ2_0 or I2_S
