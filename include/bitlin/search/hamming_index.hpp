@@ -140,7 +140,20 @@ class hamming_index {
             detail::topk_list& l = local[static_cast<std::size_t>(q)];
             const std::int32_t* d = dist.data() + (q - q0) * block_rows;
             std::int32_t bound = l.bound();
-            for (index_t j = 0; j < nr; ++j)
+            index_t j = 0;
+            // Once the list is full almost no block of 16 holds a candidate: one (vectorised)
+            // comparison per distance decides, and only a block with one is walked.
+            for (; j + 16 <= nr; j += 16) {
+              bool any = false;
+              for (index_t u = 0; u < 16; ++u) any |= d[j + u] < bound;
+              if (!any) continue;
+              for (index_t u = j; u < j + 16; ++u)
+                if (d[u] < bound) {
+                  l.offer(d[u], r0 + u);
+                  bound = l.bound();
+                }
+            }
+            for (; j < nr; ++j)
               if (d[j] < bound) {
                 l.offer(d[j], r0 + j);
                 bound = l.bound();

@@ -35,6 +35,8 @@ namespace kernels {
   _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1))
 #define BITLIN_HX_OR(a, b) _mm256_or_si256(a, b)
 #define BITLIN_HX_SLLI64(v, n) _mm256_slli_epi64(v, n)
+#define BITLIN_HX_UNPACKLO64(a, b) _mm256_unpacklo_epi64(a, b)
+#define BITLIN_HX_UNPACKHI64(a, b) _mm256_unpackhi_epi64(a, b)
 #include "bitlin/kernels/hamming/x86/hamming_kernel.inc"
 
 inline kernel_entry<detail::hamming_fn> hamming_kernel(arch::avx2) {

@@ -42,6 +42,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m128i hamming_avx5
 #define BITLIN_HX_FOLD128(v) bitlin::kernels::hamming_avx512bw_fold(v)
 #define BITLIN_HX_OR(a, b) _mm512_or_si512(a, b)
 #define BITLIN_HX_SLLI64(v, n) _mm512_maskz_slli_epi64(0xFF, v, n)
+#define BITLIN_HX_UNPACKLO64(a, b) _mm512_maskz_unpacklo_epi64(0xFF, a, b)
+#define BITLIN_HX_UNPACKHI64(a, b) _mm512_maskz_unpackhi_epi64(0xFF, a, b)
 #include "bitlin/kernels/hamming/x86/hamming_kernel.inc"
 
 inline kernel_entry<detail::hamming_fn> hamming_kernel(arch::avx512bw) {

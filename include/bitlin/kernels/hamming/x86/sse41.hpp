@@ -32,6 +32,8 @@ namespace kernels {
 #define BITLIN_HX_FOLD128(v) (v)
 #define BITLIN_HX_OR(a, b) _mm_or_si128(a, b)
 #define BITLIN_HX_SLLI64(v, n) _mm_slli_epi64(v, n)
+#define BITLIN_HX_UNPACKLO64(a, b) _mm_unpacklo_epi64(a, b)
+#define BITLIN_HX_UNPACKHI64(a, b) _mm_unpackhi_epi64(a, b)
 #include "bitlin/kernels/hamming/x86/hamming_kernel.inc"
 
 inline kernel_entry<detail::hamming_fn> hamming_kernel(arch::sse41) {
