@@ -1,4 +1,4 @@
-// Random weights in a kernel layout's alphabet, shared by the kernel tests.
+// Operands for the kernel tests: random weights in a layout's alphabet and the accumulator extremes.
 #pragma once
 
 #include <bitlin/gemm/ternary_gemm.hpp>
@@ -23,5 +23,22 @@ bitlin::matrix_i8 random_weights(bitlin::index_t n, bitlin::index_t k, std::mt19
   }
   return w;
 }
+
+// The accumulator extremes over K: weights all -1, all +1, alternating; activations all -128,
+// all +127 and the two alternations (products of +-128 and +-127 of either sign).
+struct extreme_operands {
+  bitlin::matrix_i8 W, X;  // [3 x k], [4 x k]
+  explicit extreme_operands(bitlin::index_t k) : W(3, k), X(4, k) {
+    for (bitlin::index_t j = 0; j < k; ++j) {
+      W(0, j) = -1;
+      W(1, j) = 1;
+      W(2, j) = static_cast<std::int8_t>(j % 2 ? 1 : -1);
+      X(0, j) = -128;
+      X(1, j) = 127;
+      X(2, j) = static_cast<std::int8_t>(j % 2 ? 127 : -128);
+      X(3, j) = static_cast<std::int8_t>(j % 2 ? -128 : 127);
+    }
+  }
+};
 
 }  // namespace bitlin_test

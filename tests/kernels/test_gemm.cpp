@@ -148,16 +148,8 @@ TEMPLATE_LIST_TEST_CASE("adversarial inputs up to K = 2^20 do not overflow, ever
   INFO("layout " << kernel_layout_traits<L>::name);
   const index_t big = index_t{1} << 20;
   for (index_t k : {index_t{255}, index_t{4097}, big - 3, big}) {
-    matrix_i8 W(3, k), X(4, k);
-    for (index_t j = 0; j < k; ++j) {
-      W(0, j) = -1;
-      W(1, j) = 1;
-      W(2, j) = static_cast<std::int8_t>(j % 2 ? 1 : -1);
-      X(0, j) = -128;
-      X(1, j) = 127;
-      X(2, j) = static_cast<std::int8_t>(j % 2 ? 127 : -128);
-      X(3, j) = static_cast<std::int8_t>(j % 2 ? -128 : 127);
-    }
+    const bitlin_test::extreme_operands ops(k);
+    const matrix_i8 &W = ops.W, &X = ops.X;
     const matrix_i32 ref = reference_gemm(X, W);
     for (isa path : supported_isas()) {
       INFO("isa " << isa_name(path));

@@ -78,16 +78,8 @@ TEST_CASE("layouts: exact values at the accumulator extremes, every path") {
   for_each_layout([](auto layout) {
     using L = decltype(layout);
     const index_t big = quick() ? index_t{1} << 17 : index_t{1} << 20;
-    matrix_i8 W(3, big), X(4, big);
-    for (index_t j = 0; j < big; ++j) {
-      W(0, j) = -1;
-      W(1, j) = 1;
-      W(2, j) = static_cast<std::int8_t>(j % 2 ? 1 : -1);
-      X(0, j) = -128;
-      X(1, j) = 127;
-      X(2, j) = static_cast<std::int8_t>(j % 2 ? 127 : -128);
-      X(3, j) = static_cast<std::int8_t>(j % 2 ? -128 : 127);
-    }
+    const bitlin_test::extreme_operands ops(big);
+    const matrix_i8 &W = ops.W, &X = ops.X;
     for (isa path : supported_isas()) {
       const kernel_weights<L> pw(W, path);
       for (index_t tokens : {index_t{1}, index_t{4}}) {
