@@ -1,6 +1,9 @@
 // The whole BitNet b1.58 model against transformers' golden runs: for every fixture triple, the
 // logits and each hidden state within the band the fixture README states, the KV-cache decode
 // against the full forward pass, and the greedy continuation.
+// Its own program: the AArch64 stage runs it under qemu (the whole model on NEON) and then builds
+// it alone instead of all of tests/model/.
+// bitlin-test: own program
 #include <cstdio>
 
 #include "bitlin/model/loader.hpp"
