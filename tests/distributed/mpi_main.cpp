@@ -13,7 +13,9 @@ namespace {
 const bitlin::distributed::communicator* world = nullptr;
 }  // namespace
 
-const bitlin::distributed::communicator& bitlin_test::mpi_world() { return *world; }
+const bitlin::distributed::communicator& bitlin_test::mpi_world() {
+  return *world;
+}
 
 int main(int argc, char* argv[]) {
   bitlin::distributed::mpi_environment env(&argc, &argv);

@@ -44,7 +44,8 @@ TEST_CASE("MPI: ordered_all_reduce_sum adds in rank order", "[mpi]") {
     INFO("n = " << n);
     CHECK(x == tp_cases::reduction_expected(mpi_world().size(), n));
     const auto P = static_cast<std::size_t>(mpi_world().size());
-    CHECK(mpi_world().bytes_sent() == (P == 1 ? 0 : 2 * (P - 1) * ((n + P - 1) / P) * sizeof(float)));
+    CHECK(mpi_world().bytes_sent() ==
+          (P == 1 ? 0 : 2 * (P - 1) * ((n + P - 1) / P) * sizeof(float)));
   }
   std::vector<double> d{static_cast<double>(mpi_world().rank()) + 0.5};
   ordered_all_reduce_sum(mpi_world(), d.data(), 1);

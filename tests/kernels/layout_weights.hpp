@@ -1,4 +1,5 @@
-// Operands for the kernel tests: random weights in a layout's alphabet and the accumulator extremes.
+// Operands for the kernel tests: random weights in a layout's alphabet and the accumulator
+// extremes.
 #pragma once
 
 #include <bitlin/gemm/ternary_gemm.hpp>

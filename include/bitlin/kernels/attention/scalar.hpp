@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "bitlin/config/arch.hpp"
 #include "bitlin/core/types.hpp"
@@ -52,6 +53,17 @@ struct attention_ops {
 using attention_fn = const attention_ops*;
 
 namespace kernels {
+
+// The score rows of one head's call: the caller's scratch (attention_scratch_floats(ldkt) >= rows
+// * padded_keys floats), else this thread's own, sized for the whole key capacity so that it does
+// not grow as the cache fills.
+inline float* attention_score_rows(const attention_args& a, index_t rows, index_t padded_keys) {
+  if (a.scratch) return a.scratch;
+  static thread_local std::vector<float> own;
+  const auto need = static_cast<std::size_t>(rows * std::max(a.ldkt, padded_keys));
+  if (own.size() < need) own.resize(need);
+  return own.data();
+}
 
 // Scaled scores s[0..visible) -> probabilities; s[visible..end) -> 0.
 inline void causal_softmax(float* s, index_t visible, index_t end, float scale) {

@@ -80,15 +80,7 @@ BITLIN_TARGET_ATTN_AVX2 inline void run(const attention_args& a) {
   const index_t d = a.head_dim;
   const index_t T = a.tokens, L = a.pos0 + a.tokens, Lp = (L + 7) / 8 * 8;
   constexpr int TB = 4;
-  // The caller's scratch (4 * ldkt >= TB * Lp floats), or per-thread scratch sized for the whole
-  // key capacity so that it does not grow as the cache fills.
-  static thread_local std::vector<float> own;
-  float* S = a.scratch;
-  if (!S) {
-    const auto need = static_cast<std::size_t>(TB * std::max(a.ldkt, Lp));
-    if (own.size() < need) own.resize(need);
-    S = own.data();
-  }
+  float* const S = attention_score_rows(a, TB, Lp);
   for (index_t t0 = 0; t0 < T; t0 += TB) {
     const index_t tb = std::min<index_t>(TB, T - t0);
     const index_t len = a.pos0 + t0 + tb;  // keys visible to the block's last query
