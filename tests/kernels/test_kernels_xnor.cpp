@@ -9,6 +9,7 @@
 #include <bitlin/quant/binary.hpp>
 #include <bitlin/quant/sign_activation.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -55,8 +56,9 @@ TEST_CASE("hamming kernels: every length 1..300 bits and the adversarial pattern
     for (index_t bits = 1; bits <= 300; ++bits) {
       for (int pattern = 0; pattern < 5; ++pattern) {
         // 0 random, 1 all ones vs all zeros, 2 all ones vs all ones, 3 alternating vs its
-        // complement, 4 alternating vs all zeros.
-        const index_t nq = 3, nd = 7;
+        // complement, 4 alternating vs all zeros. 19 rows: two 8-row and four 4-row steps and
+        // their tails.
+        const index_t nq = 3, nd = 19;
         matrix_i8 Q(nq, bits), D(nd, bits);
         for (index_t c = 0; c < bits; ++c) {
           for (index_t r = 0; r < nq; ++r)
@@ -69,15 +71,29 @@ TEST_CASE("hamming kernels: every length 1..300 bits and the adversarial pattern
                                      : -1;
         }
         const bit_rows q = bit_rows::from_signs(Q), d = bit_rows::from_signs(D);
-        std::vector<std::int32_t> out(static_cast<std::size_t>(nq * nd), -1);
-        fn(q.data(), nq, q.stride(), d.data(), nd, d.stride(), d.stride(), out.data(), nd);
-        for (index_t i = 0; i < nq; ++i)
-          for (index_t j = 0; j < nd; ++j) {
-            std::int32_t e = 0;
-            for (index_t c = 0; c < bits; ++c) e += Q(i, c) != D(j, c);
-            INFO("isa " << isa_name(path) << " bits " << bits << " pattern " << pattern);
-            REQUIRE(out[static_cast<std::size_t>(i * nd + j)] == e);
+        // The rows as stored (adjacent) and with a gap of one 16-byte chunk after each row
+        // (the kernels' row stride is an argument; some read adjacent rows as one load); the
+        // output rows are wider than nd and their padding must stay untouched.
+        const index_t gap_ld = d.stride() + hamming_row_align, ldo = nd + 5;
+        std::vector<std::uint8_t> gapped(static_cast<std::size_t>(nd * gap_ld), 0xA5);
+        for (index_t j = 0; j < nd; ++j)
+          std::copy(d.row(j), d.row(j) + d.stride(), gapped.begin() + j * gap_ld);
+        for (const index_t ldd : {d.stride(), gap_ld}) {
+          const std::uint8_t* rows = ldd == d.stride() ? d.data() : gapped.data();
+          std::vector<std::int32_t> out(static_cast<std::size_t>(nq * ldo), -1);
+          fn(q.data(), nq, q.stride(), rows, nd, ldd, d.stride(), out.data(), ldo);
+          for (index_t i = 0; i < nq; ++i) {
+            for (index_t j = 0; j < nd; ++j) {
+              std::int32_t e = 0;
+              for (index_t c = 0; c < bits; ++c) e += Q(i, c) != D(j, c);
+              INFO("isa " << isa_name(path) << " bits " << bits << " pattern " << pattern << " ldd "
+                          << ldd);
+              REQUIRE(out[static_cast<std::size_t>(i * ldo + j)] == e);
+            }
+            for (index_t j = nd; j < ldo; ++j)
+              REQUIRE(out[static_cast<std::size_t>(i * ldo + j)] == -1);
           }
+        }
       }
     }
   }

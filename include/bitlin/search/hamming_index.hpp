@@ -66,9 +66,15 @@ class topk_list {
 class hamming_index {
  public:
   static constexpr index_t min_bits = 64, max_bits = 4096;
-  // Database rows per block and queries per kernel call: a block of 1024 codes of 1024 bits is
-  // 128 KiB (L2-resident while 16 queries at a time scan it) and its distances 64 KiB.
-  static constexpr index_t block_rows = 1024, query_group = 16;
+  // Database bytes per block and queries per kernel call: a block (at most 16 KiB of codes, at
+  // most 1024 codes) and the distances of a group of queries against it (at most 16 KiB) stay in
+  // the L1 cache (32 KiB and more) while the group's distances are computed and then read by the
+  // top-k scan, so with many queries the database is read from memory once and from L1 by
+  // every query.
+  static constexpr index_t block_bytes = 16384, max_block_rows = 1024, query_group = 4;
+  static index_t block_rows_for(index_t stride) {
+    return std::clamp<index_t>(block_bytes / stride / 16 * 16, 16, max_block_rows);
+  }
 
   explicit hamming_index(index_t bits, isa target = active_isa()) {
     BITLIN_REQUIRE(bits % 8 == 0 && bits >= min_bits && bits <= max_bits, value_error,
@@ -124,6 +130,7 @@ class hamming_index {
     if (nq == 0) return out;
     const detail::hamming_fn fn = detail::hamming_kernel_of(target_).fn;
     const index_t n = size(), stride = codes_.stride();
+    const index_t block_rows = block_rows_for(stride);
     const index_t blocks = detail::ceil_div(n, block_rows);
     std::vector<detail::topk_list> best(static_cast<std::size_t>(nq), detail::topk_list(k));
     std::mutex merge;

@@ -32,6 +32,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m128i hamming_avx5
 #define BITLIN_HX_SHUF(lut, idx) _mm512_shuffle_epi8(lut, idx)
 #define BITLIN_HX_ADD8(a, b) _mm512_add_epi8(a, b)
 #define BITLIN_HX_ADD64(a, b) _mm512_add_epi64(a, b)
+#define BITLIN_HX_SAD(a, b) _mm512_sad_epu8(a, b)
+#define BITLIN_HX_SUB8(a, b) _mm512_sub_epi8(a, b)
 #define BITLIN_HX_SAD0(v) _mm512_sad_epu8(v, _mm512_setzero_si512())
 #define BITLIN_HX_ZERO() _mm512_setzero_si512()
 #define BITLIN_HX_SET1_8(v) _mm512_set1_epi8(static_cast<char>(v))

@@ -25,6 +25,8 @@ namespace kernels {
 #define BITLIN_HX_SHUF(lut, idx) _mm_shuffle_epi8(lut, idx)
 #define BITLIN_HX_ADD8(a, b) _mm_add_epi8(a, b)
 #define BITLIN_HX_ADD64(a, b) _mm_add_epi64(a, b)
+#define BITLIN_HX_SAD(a, b) _mm_sad_epu8(a, b)
+#define BITLIN_HX_SUB8(a, b) _mm_sub_epi8(a, b)
 #define BITLIN_HX_SAD0(v) _mm_sad_epu8(v, _mm_setzero_si128())
 #define BITLIN_HX_ZERO() _mm_setzero_si128()
 #define BITLIN_HX_SET1_8(v) _mm_set1_epi8(static_cast<char>(v))
