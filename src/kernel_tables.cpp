@@ -9,6 +9,8 @@
 #include "bitlin/layers/attention.hpp"
 #include "bitlin/layers/dense_linear.hpp"
 #include "bitlin/layers/int8_linear.hpp"
+#include "bitlin/layers/relu2_gate.hpp"
+#include "bitlin/norm/norm.hpp"
 #include "bitlin/quant/act_quant.hpp"
 
 namespace bitlin::detail {

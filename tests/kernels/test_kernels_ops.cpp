@@ -13,6 +13,7 @@
 #include "bitlin/layers/attention.hpp"
 #include "bitlin/layers/dense_linear.hpp"
 #include "bitlin/layers/int8_linear.hpp"
+#include "bitlin/norm/norm.hpp"
 #include "bitlin/quant/act_quant.hpp"
 #include "catch.hpp"
 
@@ -93,17 +94,17 @@ TEST_CASE("every ISA path of the ops names itself or an ancestor; the emulated C
           "[kernels][ops]") {
   std::printf("ops on this CPU:");
   for (isa i : supported_isas())
-    std::printf(" %s(dense=%s/%s int8=%s attention=%s act_quant=%s)", isa_name(i),
+    std::printf(" %s(dense=%s/%s int8=%s attention=%s act_quant=%s rowops=%s)", isa_name(i),
                 isa_name(dense_kernel_path(dense_storage::f32, i)),
                 isa_name(dense_kernel_path(dense_storage::bf16, i)),
                 isa_name(int8_linear_kernel_path(i)), isa_name(attention_kernel_path(i, 128)),
-                isa_name(act_quant_kernel_path(i)));
+                isa_name(act_quant_kernel_path(i)), isa_name(rowops_kernel_path(i)));
   std::printf("\n");
   for (isa i : supported_isas()) {
     CAPTURE(isa_name(i));
-    for (isa p :
-         {dense_kernel_path(dense_storage::f32, i), dense_kernel_path(dense_storage::bf16, i),
-          int8_linear_kernel_path(i), attention_kernel_path(i, 128), act_quant_kernel_path(i)})
+    for (isa p : {dense_kernel_path(dense_storage::f32, i),
+                  dense_kernel_path(dense_storage::bf16, i), int8_linear_kernel_path(i),
+                  attention_kernel_path(i, 128), act_quant_kernel_path(i), rowops_kernel_path(i)})
       CHECK(isa_supported(p));
   }
   CHECK(act_quant_kernel_path(isa::scalar) == isa::scalar);
@@ -112,6 +113,7 @@ TEST_CASE("every ISA path of the ops names itself or an ancestor; the emulated C
   CHECK(attention_kernel_path(isa::scalar, 128) == isa::scalar);
   if (isa_supported(isa::avx2)) {
     CHECK(act_quant_kernel_path(isa::avx2) == isa::avx2);
+    CHECK(rowops_kernel_path(isa::avx2) == isa::avx2);
     CHECK(dense_kernel_path(dense_storage::f32, isa::avx2) == isa::avx2);
     CHECK(dense_kernel_path(dense_storage::bf16, isa::avx2) == isa::avx2);
     CHECK(int8_linear_kernel_path(isa::avx2) == isa::avx2);
@@ -124,6 +126,7 @@ TEST_CASE("every ISA path of the ops names itself or an ancestor; the emulated C
   if (expect && std::string(expect) == "avx2") {
     REQUIRE(isa_supported(isa::avx2));
     CHECK(act_quant_kernel_path(best_isa()) == isa::avx2);
+    CHECK(rowops_kernel_path(best_isa()) == isa::avx2);
   }
 }
 

@@ -41,6 +41,7 @@
 #include "bitlin/distributed/parallel_linear.hpp"
 #include "bitlin/layers/bit_linear.hpp"
 #include "bitlin/layers/attention.hpp"
+#include "bitlin/layers/relu2_gate.hpp"
 #include "bitlin/quant/act_quant.hpp"
 #include "bitlin/model/bitnet.hpp"
 #include "bitlin/model/block.hpp"
@@ -210,15 +211,7 @@ class sharded_block {
     matrix_f gu(T, 2 * fs);
     gate_up_->forward_quantized(detail::quantize_tokens(xn), gu);
     matrix_f act(T, fs);
-    for (index_t t = 0; t < T; ++t) {
-      const float* g = gu.row(t).data();
-      const float* u = g + fs;
-      float* a = act.row(t).data();
-      for (index_t i = 0; i < fs; ++i) {
-        const float r = g[i] > 0.0f ? g[i] : 0.0f;
-        a[i] = r * r * u[i];
-      }
-    }
+    relu2_gate(gu, act, ex);
     split_rms_norm(act, ffn_sub_norm_.data(), i_total_);
     row_parallel(act, down_, out, ex);
     x += out;

@@ -22,6 +22,7 @@
 #include "bitlin/gemm/activation_buffer.hpp"
 #include "bitlin/gemm/executor.hpp"
 #include "bitlin/layers/attention.hpp"
+#include "bitlin/layers/relu2_gate.hpp"
 #include "bitlin/model/config.hpp"
 #include "bitlin/model/kv_cache.hpp"
 #include "bitlin/model/rope.hpp"
@@ -175,7 +176,7 @@ class transformer_block {
 
     // Attention.
     ws.xn.resize(T, hidden_);
-    rms_norm(x, input_norm_.data(), eps_, ws.xn);
+    rms_norm(x, input_norm_.data(), eps_, ws.xn, 0, ex);
     activation_norm(ws.xn);
     ws.xq.quantize(ws.xn.data(), T, hidden_, hidden_, 8, ex);
     ws.qkv.resize(T, qs + 2 * kvs);
@@ -186,10 +187,10 @@ class transformer_block {
     ws.out.resize(T, hidden_);
     if (tp_groups_ > 1) {
       const index_t block = qs / tp_groups_;
-      rms_norm(ws.attn, attn_sub_norm_.data(), eps_, ws.attn, block);
+      rms_norm(ws.attn, attn_sub_norm_.data(), eps_, ws.attn, block, ex);
       o_.forward_quantized(absmax_quantize(ws.attn, 8, scale_groups::k_blocks(block)), ws.out);
     } else {
-      rms_norm(ws.attn, attn_sub_norm_.data(), eps_, ws.attn);
+      rms_norm(ws.attn, attn_sub_norm_.data(), eps_, ws.attn, 0, ex);
       activation_norm(ws.attn);
       ws.xq.quantize(ws.attn.data(), T, qs, qs, 8, ex);
       o_.forward(ws.xq, ws.out.data(), hidden_, ex);
@@ -197,27 +198,19 @@ class transformer_block {
     x += ws.out;
 
     // Feed-forward.
-    rms_norm(x, post_attention_norm_.data(), eps_, ws.xn);
+    rms_norm(x, post_attention_norm_.data(), eps_, ws.xn, 0, ex);
     activation_norm(ws.xn);
     ws.xq.quantize(ws.xn.data(), T, hidden_, hidden_, 8, ex);
     ws.gu.resize(T, 2 * intermediate_);
     gate_up_.forward(ws.xq, ws.gu.data(), ws.gu.cols(), ex);
     ws.act.resize(T, intermediate_);
-    for (index_t t = 0; t < T; ++t) {
-      const float* g = ws.gu.row(t).data();
-      const float* u = g + intermediate_;
-      float* a = ws.act.row(t).data();
-      for (index_t i = 0; i < intermediate_; ++i) {
-        const float r = g[i] > 0.0f ? g[i] : 0.0f;
-        a[i] = r * r * u[i];
-      }
-    }
+    relu2_gate(ws.gu, ws.act, ex);
     if (tp_groups_ > 1) {
       const index_t block = intermediate_ / tp_groups_;
-      rms_norm(ws.act, ffn_sub_norm_.data(), eps_, ws.act, block);
+      rms_norm(ws.act, ffn_sub_norm_.data(), eps_, ws.act, block, ex);
       down_.forward_quantized(absmax_quantize(ws.act, 8, scale_groups::k_blocks(block)), ws.out);
     } else {
-      rms_norm(ws.act, ffn_sub_norm_.data(), eps_, ws.act);
+      rms_norm(ws.act, ffn_sub_norm_.data(), eps_, ws.act, 0, ex);
       activation_norm(ws.act);
       ws.xq.quantize(ws.act.data(), T, intermediate_, intermediate_, 8, ex);
       down_.forward(ws.xq, ws.out.data(), hidden_, ex);

@@ -101,13 +101,15 @@ void linear_backward(const tensor<S>& x, const tensor<S>& W, const tensor<S>& dy
 namespace detail {
 template <class S>
 S rms_inverse(const S* x, index_t k, S eps) {
-  double ss = 0.0;
-  for (index_t c = 0; c < k; ++c) ss += static_cast<double>(x[c]) * static_cast<double>(x[c]);
   if constexpr (std::is_same_v<S, float>) {
-    // The inference statistic exactly (norm/norm.hpp): mean in double, rounded once to float.
+    // The inference statistic exactly (norm/norm.hpp): the sum in its order, the mean in double,
+    // rounded once to float.
+    const double ss = bitlin::detail::sum_squares(x, k);
     const float mean_sq = k > 0 ? static_cast<float>(ss / static_cast<double>(k)) : 0.0f;
     return 1.0f / std::sqrt(mean_sq + eps);
   } else {
+    double ss = 0.0;
+    for (index_t c = 0; c < k; ++c) ss += static_cast<double>(x[c]) * static_cast<double>(x[c]);
     return static_cast<S>(1.0 / std::sqrt((k > 0 ? ss / static_cast<double>(k) : 0.0) + eps));
   }
 }
