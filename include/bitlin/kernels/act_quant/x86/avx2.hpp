@@ -14,6 +14,7 @@
 #include "bitlin/config/arch.hpp"
 #include "bitlin/kernels/act_quant/scalar.hpp"
 #include "bitlin/kernels/dispatch.hpp"
+#include "bitlin/kernels/x86/lanes.hpp"
 #include "bitlin/core/absmax.hpp"
 
 #define BITLIN_TARGET_ACTQ_AVX2 __attribute__((target("avx2,fma")))
@@ -21,12 +22,6 @@
 namespace bitlin {
 namespace kernels {
 namespace act_quant_avx2_detail {
-
-// Lanes [0, n) of a vector of 8 (n may exceed 8 or be negative).
-BITLIN_TARGET_ACTQ_AVX2 inline __m256i lanes_below(index_t n) {
-  const auto c = static_cast<int>(std::clamp<index_t>(n, 0, 8));
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 BITLIN_TARGET_ACTQ_AVX2 inline __m256i code(__m256 x, __m256 s, __m256 lo, __m256 hi) {
   __m256 r = _mm256_round_ps(_mm256_mul_ps(x, s), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -43,7 +38,7 @@ BITLIN_TARGET_ACTQ_AVX2 inline __m256i codes32(const float* x, index_t n, __m256
   } else {
     for (int j = 0; j < 4; ++j)
       v[j] =
-          n > 8 * j ? _mm256_maskload_ps(x + 8 * j, lanes_below(n - 8 * j)) : _mm256_setzero_ps();
+          n > 8 * j ? _mm256_maskload_ps(x + 8 * j, lanes_below8(n - 8 * j)) : _mm256_setzero_ps();
   }
   const __m256i c0 = code(v[0], s, lo, hi), c1 = code(v[1], s, lo, hi);
   const __m256i c2 = code(v[2], s, lo, hi), c3 = code(v[3], s, lo, hi);
@@ -70,7 +65,7 @@ BITLIN_TARGET_ACTQ_AVX2 inline bool act_quant_avx2(const float* x, index_t k, st
     mx = _mm256_max_ps(mx, a);
   }
   if (i < k) {  // masked-off lanes load +0.0, which neither raises the max nor counts as bad
-    const __m256 a = _mm256_and_ps(_mm256_maskload_ps(x + i, d::lanes_below(k - i)), abs_mask);
+    const __m256 a = _mm256_and_ps(_mm256_maskload_ps(x + i, lanes_below8(k - i)), abs_mask);
     bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, inf, _CMP_NLT_UQ));
     mx = _mm256_max_ps(mx, a);
   }

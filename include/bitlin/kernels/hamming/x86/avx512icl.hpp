@@ -22,8 +22,8 @@ namespace bitlin {
 namespace kernels {
 namespace hamming_avx512icl_impl {
 
-// (the pshufb kernels' prefetch distance, for the same reason)
-using hamming_avx512bw_impl::prefetch_ahead;
+// (the pshufb kernels' prefetch, for the same reason)
+using hamming_avx512bw_impl::prefetch_past;
 
 BITLIN_ICL_TARGET inline __m512i count(__m512i q, const std::uint8_t* d) {
   return _mm512_popcnt_epi64(_mm512_xor_si512(q, _mm512_loadu_si512(d)));
@@ -99,9 +99,7 @@ BITLIN_ICL_TARGET inline void scan32(const std::uint8_t* q, const std::uint8_t* 
   index_t j = 0;
   for (; j + 8 <= nd; j += 8) {
     const std::uint8_t* r = d + j * ldd;
-    if (prefetch)
-      for (index_t o = 0; o < 8 * ldd; o += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(r + prefetch_ahead + o), _MM_HINT_T0);
+    if (prefetch) prefetch_past(r, 8 * ldd);
     const __m512i a = pair32<Adjacent>(qq, r, ldd), b = pair32<Adjacent>(qq, r + 2 * ldd, ldd),
                   c = pair32<Adjacent>(qq, r + 4 * ldd, ldd),
                   e = pair32<Adjacent>(qq, r + 6 * ldd, ldd);
@@ -145,9 +143,7 @@ BITLIN_ICL_TARGET inline void scan_short(const std::uint8_t* q, const std::uint8
   index_t j = 0;
   for (; j + 4 <= nd; j += 4) {
     const std::uint8_t* r = d + j * ldd;
-    if (prefetch)
-      for (index_t o = 0; o < 4 * ldd; o += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(r + prefetch_ahead + o), _MM_HINT_T0);
+    if (prefetch) prefetch_past(r, 4 * ldd);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + j),
                      four_rows(short_row<NC>(qv, r), short_row<NC>(qv, r + ldd),
                                short_row<NC>(qv, r + 2 * ldd), short_row<NC>(qv, r + 3 * ldd)));

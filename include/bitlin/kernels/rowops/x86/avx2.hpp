@@ -10,6 +10,7 @@
 
 #include "bitlin/config/arch.hpp"
 #include "bitlin/kernels/dispatch.hpp"
+#include "bitlin/kernels/x86/lanes.hpp"
 #include "bitlin/kernels/rowops/scalar.hpp"
 
 #define BITLIN_ROWOPS_AVX2 __attribute__((target("avx2")))
@@ -17,12 +18,6 @@
 namespace bitlin {
 namespace kernels {
 namespace rowops_avx2 {
-
-// Lanes [0, n) of a vector of 8 (n clamped to [0, 8]).
-BITLIN_ROWOPS_AVX2 inline __m256i lanes_below(index_t n) {
-  const auto c = static_cast<int>(std::clamp<index_t>(n, 0, 8));
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 BITLIN_ROWOPS_AVX2 inline void add_squares(__m256 v, __m256d& lo, __m256d& hi) {
   const __m256d a = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
@@ -40,8 +35,8 @@ BITLIN_ROWOPS_AVX2 inline double sum_squares(const float* x, index_t k) {
     add_squares(_mm256_loadu_ps(x + i + 8), p8, p12);
   }
   if (i < k) {
-    add_squares(_mm256_maskload_ps(x + i, lanes_below(k - i)), p0, p4);
-    add_squares(_mm256_maskload_ps(x + i + 8, lanes_below(k - i - 8)), p8, p12);
+    add_squares(_mm256_maskload_ps(x + i, lanes_below8(k - i)), p0, p4);
+    add_squares(_mm256_maskload_ps(x + i + 8, lanes_below8(k - i - 8)), p8, p12);
   }
   const __m256d q0 = _mm256_add_pd(p0, p8), q4 = _mm256_add_pd(p4, p12);  // q0..q3, q4..q7
   const __m256d t = _mm256_add_pd(q0, q4);  // q0+q4, q1+q5, q2+q6, q3+q7
@@ -61,7 +56,7 @@ BITLIN_ROWOPS_AVX2 inline void rms_scale(const float* x, index_t k, float inv, c
     for (; i + 8 <= k; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), s));
   }
   if (i < k) {
-    const __m256i m = lanes_below(k - i);
+    const __m256i m = lanes_below8(k - i);
     __m256 v = _mm256_mul_ps(_mm256_maskload_ps(x + i, m), s);
     if (weight) v = _mm256_mul_ps(_mm256_maskload_ps(weight + i, m), v);
     _mm256_maskstore_ps(y + i, m, v);
@@ -78,7 +73,7 @@ BITLIN_ROWOPS_AVX2 inline void relu2_mul(const float* g, const float* u, index_t
   for (; i + 8 <= n; i += 8)
     _mm256_storeu_ps(a + i, relu2_mul8(_mm256_loadu_ps(g + i), _mm256_loadu_ps(u + i)));
   if (i < n) {
-    const __m256i m = lanes_below(n - i);
+    const __m256i m = lanes_below8(n - i);
     _mm256_maskstore_ps(a + i, m,
                         relu2_mul8(_mm256_maskload_ps(g + i, m), _mm256_maskload_ps(u + i, m)));
   }
