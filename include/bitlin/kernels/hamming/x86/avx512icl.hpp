@@ -161,32 +161,15 @@ BITLIN_ICL_TARGET inline void scan_short(const std::uint8_t* q, const std::uint8
 BITLIN_ICL_TARGET inline void hamming(const std::uint8_t* q, index_t nq, index_t ldq,
                                       const std::uint8_t* d, index_t nd, index_t ldd, index_t bytes,
                                       std::int32_t* out, index_t ldo) {
-  if (bytes == 32) {
-    for (index_t i = 0; i < nq; ++i) {
-      if (ldd == 32)
-        scan32<true>(q + i * ldq, d, nd, ldd, out + i * ldo, i == 0);
-      else
-        scan32<false>(q + i * ldq, d, nd, ldd, out + i * ldo, i == 0);
-    }
-    return;
-  }
-  if (bytes % 64 == 0 && bytes <= 256) {
-    for (index_t i = 0; i < nq; ++i) {
-      switch (bytes / 64) {
-        case 1:
-          scan_short<1>(q + i * ldq, d, nd, ldd, out + i * ldo, i == 0);
-          break;
-        case 2:
-          scan_short<2>(q + i * ldq, d, nd, ldd, out + i * ldo, i == 0);
-          break;
-        case 3:
-          scan_short<3>(q + i * ldq, d, nd, ldd, out + i * ldo, i == 0);
-          break;
-        default:
-          scan_short<4>(q + i * ldq, d, nd, ldd, out + i * ldo, i == 0);
-          break;
-      }
-    }
+  using scan_fn =
+      void (*)(const std::uint8_t*, const std::uint8_t*, index_t, index_t, std::int32_t*, bool);
+  constexpr scan_fn scans[] = {nullptr, &scan_short<1>, &scan_short<2>, &scan_short<3>,
+                               &scan_short<4>};
+  const scan_fn scan = bytes == 32 ? (ldd == 32 ? &scan32<true> : &scan32<false>)
+                       : bytes % 64 == 0 && bytes <= 256 ? scans[bytes / 64]
+                                                         : nullptr;
+  if (scan) {
+    for (index_t i = 0; i < nq; ++i) scan(q + i * ldq, d, nd, ldd, out + i * ldo, i == 0);
     return;
   }
   for (index_t i = 0; i < nq; ++i) {
