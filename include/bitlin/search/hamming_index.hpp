@@ -45,6 +45,7 @@ class topk_list {
                                                     : items_.back().first;
   }
   bool full() const { return static_cast<index_t>(items_.size()) == k_; }
+  index_t capacity() const { return k_; }
   // Inserts in (distance, id) order, dropping the worst when full.
   void offer(std::int32_t d, index_t id) {
     const std::pair<std::int32_t, index_t> v{d, id};
@@ -128,52 +129,10 @@ class hamming_index {
     out.queries = nq;
     out.k = k;
     if (nq == 0) return out;
-    const detail::hamming_fn fn = detail::hamming_kernel_of(target_).fn;
-    const index_t n = size(), stride = codes_.stride();
-    const index_t block_rows = block_rows_for(stride);
-    const index_t blocks = detail::ceil_div(n, block_rows);
     std::vector<detail::topk_list> best(static_cast<std::size_t>(nq), detail::topk_list(k));
-    std::mutex merge;
-    ex.parallel_for(blocks, 1, [&](index_t b0, index_t b1) {
-      std::vector<detail::topk_list> local(static_cast<std::size_t>(nq), detail::topk_list(k));
-      std::vector<std::int32_t> dist(static_cast<std::size_t>(query_group * block_rows));
-      for (index_t b = b0; b < b1; ++b) {
-        const index_t r0 = b * block_rows, r1 = std::min(n, r0 + block_rows), nr = r1 - r0;
-        for (index_t q0 = 0; q0 < nq; q0 += query_group) {
-          const index_t q1 = std::min(nq, q0 + query_group);
-          fn(queries.row(q0), q1 - q0, queries.stride(), codes_.row(r0), nr, stride, stride,
-             dist.data(), block_rows);
-          for (index_t q = q0; q < q1; ++q) {
-            detail::topk_list& l = local[static_cast<std::size_t>(q)];
-            const std::int32_t* d = dist.data() + (q - q0) * block_rows;
-            std::int32_t bound = l.bound();
-            index_t j = 0;
-            // Once the list is full almost no block of 16 holds a candidate: one (vectorised)
-            // comparison per distance decides, and only a block with one is walked.
-            for (; j + 16 <= nr; j += 16) {
-              bool any = false;
-              for (index_t u = 0; u < 16; ++u) any |= d[j + u] < bound;
-              if (!any) continue;
-              for (index_t u = j; u < j + 16; ++u)
-                if (d[u] < bound) {
-                  l.offer(d[u], r0 + u);
-                  bound = l.bound();
-                }
-            }
-            for (; j < nr; ++j)
-              if (d[j] < bound) {
-                l.offer(d[j], r0 + j);
-                bound = l.bound();
-              }
-          }
-        }
-      }
-      // Chunks may finish in any order; merging by (distance, id) makes the result unique.
-      std::lock_guard<std::mutex> lock(merge);
-      for (index_t q = 0; q < nq; ++q)
-        for (const auto& it : local[static_cast<std::size_t>(q)].items())
-          best[static_cast<std::size_t>(q)].offer(it.first, it.second);
-    });
+    const index_t slice = uses_tiles(nq) ? tile_query_slice(codes_.stride()) : nq;
+    for (index_t q0 = 0; q0 < nq; q0 += slice)
+      scan(queries, q0, std::min(nq, q0 + slice), ex, best);
     out.distances.resize(static_cast<std::size_t>(nq * k));
     out.ids.resize(static_cast<std::size_t>(nq * k));
     for (index_t q = 0; q < nq; ++q) {
@@ -185,6 +144,84 @@ class hamming_index {
       }
     }
     return out;
+  }
+
+  // Whether a batch of nq queries scans Hamming tiles (kernels/hamming/args.hpp) instead of the
+  // rows: from tile_min_queries queries on, where the target has a tile kernel of its own at
+  // least as specific as its row kernel (packing a block costs about one query's scan of it; a
+  // portable tile kernel is slower than the portable popcount on rows, and VPOPCNTQ on rows
+  // beats the AVX2 tiles).
+  static constexpr index_t tile_min_queries = 8;
+  bool uses_tiles(index_t nq) const {
+    const isa tile_path = detail::hamming_tiles_kernel_of(target_).path;
+    return nq >= tile_min_queries && tile_path != isa::scalar &&
+           tile_path == detail::hamming_kernel_of(target_).path;
+  }
+
+ private:
+  // Queries per tile pass: their nibble tables (32 bytes per code byte) stay within 4 MiB.
+  static index_t tile_query_slice(index_t stride) {
+    const index_t per_query = stride * hamming_table_bytes;
+    return std::max<index_t>(query_group,
+                             (index_t{4} << 20) / per_query / query_group * query_group);
+  }
+
+  // Queries [qa, qb) against the whole database, into best[qa..qb).
+  void scan(const bit_rows& queries, index_t qa, index_t qb, const executor& ex,
+            std::vector<detail::topk_list>& best) const {
+    const index_t nq = qb - qa, k = best[0].capacity();
+    const bool tiled = uses_tiles(queries.rows());
+    const detail::hamming_fn fn = detail::hamming_kernel_of(target_).fn;
+    const detail::hamming_tile_pack_fn pack = detail::hamming_tile_pack_kernel_of(target_).fn;
+    const detail::hamming_tiles_fn tiles_fn = detail::hamming_tiles_kernel_of(target_).fn;
+    const detail::first_below_fn below = detail::first_below_kernel_of(target_).fn;
+    const index_t n = size(), stride = codes_.stride();
+    const index_t block_rows =
+        detail::ceil_div(block_rows_for(stride), hamming_tile_rows) * hamming_tile_rows;
+    const index_t blocks = detail::ceil_div(n, block_rows);
+    const index_t table_step = stride * hamming_table_bytes;
+    std::vector<std::uint8_t> tables;
+    if (tiled) {
+      tables.resize(static_cast<std::size_t>(nq * table_step));
+      for (index_t q = 0; q < nq; ++q)
+        detail::hamming_query_tables(queries.row(qa + q), stride, tables.data() + q * table_step);
+    }
+    std::mutex merge;
+    ex.parallel_for(blocks, 1, [&](index_t b0, index_t b1) {
+      std::vector<detail::topk_list> local(static_cast<std::size_t>(nq), detail::topk_list(k));
+      std::vector<std::int32_t> dist(static_cast<std::size_t>(query_group * block_rows));
+      std::vector<std::uint8_t> tile(tiled ? static_cast<std::size_t>(block_rows * stride) : 0);
+      for (index_t b = b0; b < b1; ++b) {
+        const index_t r0 = b * block_rows, r1 = std::min(n, r0 + block_rows), nr = r1 - r0;
+        if (tiled) pack(codes_.row(r0), nr, stride, stride, tile.data());
+        for (index_t q0 = 0; q0 < nq; q0 += query_group) {
+          const index_t q1 = std::min(nq, q0 + query_group);
+          if (tiled)
+            tiles_fn(tables.data() + q0 * table_step, q1 - q0, stride, tile.data(),
+                     detail::ceil_div(nr, hamming_tile_rows), dist.data(), block_rows);
+          else
+            fn(queries.row(qa + q0), q1 - q0, queries.stride(), codes_.row(r0), nr, stride, stride,
+               dist.data(), block_rows);
+          for (index_t q = q0; q < q1; ++q) {
+            detail::topk_list& l = local[static_cast<std::size_t>(q)];
+            const std::int32_t* d = dist.data() + (q - q0) * block_rows;
+            std::int32_t bound = l.bound();
+            // Once the list is full almost no distance is a candidate: the filter kernel skips
+            // to the next one below the bound, and only those are offered.
+            for (index_t j = below(d, nr, bound); j < nr;
+                 j += 1 + below(d + j + 1, nr - j - 1, bound)) {
+              l.offer(d[j], r0 + j);
+              bound = l.bound();
+            }
+          }
+        }
+      }
+      // Chunks may finish in any order; merging by (distance, id) makes the result unique.
+      std::lock_guard<std::mutex> lock(merge);
+      for (index_t q = 0; q < nq; ++q)
+        for (const auto& it : local[static_cast<std::size_t>(q)].items())
+          best[static_cast<std::size_t>(qa + q)].offer(it.first, it.second);
+    });
   }
 
  private:

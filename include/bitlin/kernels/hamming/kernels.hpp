@@ -1,5 +1,7 @@
 // Every Hamming-distance kernel (kernels/hamming/args.hpp): the scalar one (the fallback) and one
-// per ISA with its own; hamming_kernel_of(isa) is the table, built like every kernel table.
+// per ISA with its own; hamming_kernel_of(isa) is the table, built like every kernel table, and
+// first_below_kernel_of(isa) the top-k scan's filter; hamming_tile_pack_kernel_of and
+// hamming_tiles_kernel_of fill and scan Hamming tiles (kernels/hamming/args.hpp).
 #pragma once
 
 #include "bitlin/config/cpu.hpp"
@@ -21,6 +23,10 @@ namespace bitlin {
 namespace detail {
 
 BITLIN_KERNEL_TABLE(hamming_kernel_of, hamming_fn, kernels::hamming_kernel(tag))
+BITLIN_KERNEL_TABLE(first_below_kernel_of, first_below_fn, kernels::first_below_kernel(tag))
+BITLIN_KERNEL_TABLE(hamming_tile_pack_kernel_of, hamming_tile_pack_fn,
+                    kernels::hamming_tile_pack_kernel(tag))
+BITLIN_KERNEL_TABLE(hamming_tiles_kernel_of, hamming_tiles_fn, kernels::hamming_tiles_kernel(tag))
 
 }  // namespace detail
 }  // namespace bitlin

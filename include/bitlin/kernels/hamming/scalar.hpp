@@ -41,8 +41,57 @@ inline void hamming_scalar(const std::uint8_t* q, index_t nq, index_t ldq, const
   }
 }
 
+inline index_t first_below_scalar(const std::int32_t* d, index_t n, std::int32_t bound) {
+  for (index_t j = 0; j < n; ++j)
+    if (d[j] < bound) return j;
+  return n;
+}
+
+inline void hamming_tile_pack_scalar(const std::uint8_t* d, index_t nd, index_t ldd,
+                                     index_t positions, std::uint8_t* tiles) {
+  constexpr index_t T = hamming_tile_rows;
+  const index_t ntiles = (nd + T - 1) / T;
+  for (index_t t = 0; t < ntiles; ++t) {
+    std::uint8_t* tile = tiles + t * positions * T;
+    for (index_t r = 0; r < T; ++r) {
+      const index_t row = t * T + r;
+      for (index_t p = 0; p < positions; ++p) tile[p * T + r] = row < nd ? d[row * ldd + p] : 0;
+    }
+  }
+}
+
+inline void hamming_tiles_scalar(const std::uint8_t* tables, index_t nq, index_t positions,
+                                 const std::uint8_t* tiles, index_t ntiles, std::int32_t* out,
+                                 index_t ldo) {
+  constexpr index_t T = hamming_tile_rows;
+  for (index_t i = 0; i < nq; ++i) {
+    const std::uint8_t* tab = tables + i * positions * hamming_table_bytes;
+    for (index_t t = 0; t < ntiles; ++t) {
+      const std::uint8_t* tile = tiles + t * positions * T;
+      for (index_t r = 0; r < T; ++r) {
+        std::int32_t s = 0;
+        for (index_t p = 0; p < positions; ++p) {
+          const unsigned v = tile[p * T + r];
+          s += tab[p * hamming_table_bytes + (v & 15u)] +
+               tab[p * hamming_table_bytes + 16 + (v >> 4)];
+        }
+        out[i * ldo + t * T + r] = s;
+      }
+    }
+  }
+}
+
 inline kernel_entry<detail::hamming_fn> hamming_kernel(arch::scalar) {
   return make_kernel_entry<arch::scalar>(&hamming_scalar);
+}
+inline kernel_entry<detail::first_below_fn> first_below_kernel(arch::scalar) {
+  return make_kernel_entry<arch::scalar>(&first_below_scalar);
+}
+inline kernel_entry<detail::hamming_tile_pack_fn> hamming_tile_pack_kernel(arch::scalar) {
+  return make_kernel_entry<arch::scalar>(&hamming_tile_pack_scalar);
+}
+inline kernel_entry<detail::hamming_tiles_fn> hamming_tiles_kernel(arch::scalar) {
+  return make_kernel_entry<arch::scalar>(&hamming_tiles_scalar);
 }
 
 }  // namespace kernels

@@ -88,8 +88,26 @@ inline void hamming(const std::uint8_t* q, index_t nq, index_t ldq, const std::u
 
 }  // namespace hamming_neon_impl
 
+// The top-k filter: sixteen distances per test; the register with the hit is then found alone.
+inline index_t first_below_neon(const std::int32_t* d, index_t n, std::int32_t bound) {
+  const int32x4_t b = vdupq_n_s32(bound);
+  index_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const uint32x4_t m = vorrq_u32(
+        vorrq_u32(vcltq_s32(vld1q_s32(d + j), b), vcltq_s32(vld1q_s32(d + j + 4), b)),
+        vorrq_u32(vcltq_s32(vld1q_s32(d + j + 8), b), vcltq_s32(vld1q_s32(d + j + 12), b)));
+    if (vmaxvq_u32(m) != 0) break;
+  }
+  for (; j < n; ++j)
+    if (d[j] < bound) return j;
+  return n;
+}
+
 inline kernel_entry<detail::hamming_fn> hamming_kernel(arch::neon) {
   return make_kernel_entry<arch::neon>(&hamming_neon_impl::hamming);
+}
+inline kernel_entry<detail::first_below_fn> first_below_kernel(arch::neon) {
+  return make_kernel_entry<arch::neon>(&first_below_neon);
 }
 
 }  // namespace kernels

@@ -48,8 +48,36 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m128i hamming_avx5
 #define BITLIN_HX_UNPACKHI64(a, b) _mm512_maskz_unpackhi_epi64(0xFF, a, b)
 #include "bitlin/kernels/hamming/x86/hamming_kernel.inc"
 
+// The top-k filter: 64 distances per test, the comparisons as masks (bit u: d[j + u] < bound).
+__attribute__((target("avx512f,avx512bw,avx512vl"))) inline index_t first_below_avx512bw(
+    const std::int32_t* d, index_t n, std::int32_t bound) {
+  const __m512i b = _mm512_set1_epi32(bound);
+  index_t j = 0;
+  for (; j + 64 <= n; j += 64) {
+    const std::uint64_t m =
+        static_cast<std::uint64_t>(_mm512_cmplt_epi32_mask(_mm512_loadu_si512(d + j), b)) |
+        static_cast<std::uint64_t>(_mm512_cmplt_epi32_mask(_mm512_loadu_si512(d + j + 16), b))
+            << 16 |
+        static_cast<std::uint64_t>(_mm512_cmplt_epi32_mask(_mm512_loadu_si512(d + j + 32), b))
+            << 32 |
+        static_cast<std::uint64_t>(_mm512_cmplt_epi32_mask(_mm512_loadu_si512(d + j + 48), b))
+            << 48;
+    if (m != 0) return j + __builtin_ctzll(m);
+  }
+  for (; j < n; j += 16) {
+    const __mmask16 live =
+        n - j >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - j)) - 1);
+    const unsigned m = _mm512_mask_cmplt_epi32_mask(live, _mm512_maskz_loadu_epi32(live, d + j), b);
+    if (m != 0) return j + __builtin_ctz(m);
+  }
+  return n;
+}
+
 inline kernel_entry<detail::hamming_fn> hamming_kernel(arch::avx512bw) {
   return make_kernel_entry<arch::avx512bw>(&hamming_avx512bw_impl::hamming);
+}
+inline kernel_entry<detail::first_below_fn> first_below_kernel(arch::avx512bw) {
+  return make_kernel_entry<arch::avx512bw>(&first_below_avx512bw);
 }
 
 }  // namespace kernels

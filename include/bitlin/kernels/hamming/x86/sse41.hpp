@@ -38,8 +38,35 @@ namespace kernels {
 #define BITLIN_HX_UNPACKHI64(a, b) _mm_unpackhi_epi64(a, b)
 #include "bitlin/kernels/hamming/x86/hamming_kernel.inc"
 
+// The top-k filter: sixteen distances per test; the register with the hit is then found alone.
+__attribute__((target("sse4.1"), always_inline)) inline __m128i first_below_sse41_at(
+    __m128i bound, const std::int32_t* p) {
+  return _mm_cmpgt_epi32(bound, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+__attribute__((target("sse4.1"))) inline index_t first_below_sse41(const std::int32_t* d, index_t n,
+                                                                   std::int32_t bound) {
+  const __m128i b = _mm_set1_epi32(bound);
+  index_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const __m128i m = _mm_or_si128(
+        _mm_or_si128(first_below_sse41_at(b, d + j), first_below_sse41_at(b, d + j + 4)),
+        _mm_or_si128(first_below_sse41_at(b, d + j + 8), first_below_sse41_at(b, d + j + 12)));
+    if (!_mm_testz_si128(m, m)) break;
+  }
+  for (; j + 4 <= n; j += 4) {
+    const int m = _mm_movemask_ps(_mm_castsi128_ps(first_below_sse41_at(b, d + j)));
+    if (m != 0) return j + __builtin_ctz(static_cast<unsigned>(m));
+  }
+  for (; j < n; ++j)
+    if (d[j] < bound) return j;
+  return n;
+}
+
 inline kernel_entry<detail::hamming_fn> hamming_kernel(arch::sse41) {
   return make_kernel_entry<arch::sse41>(&hamming_sse41_impl::hamming);
+}
+inline kernel_entry<detail::first_below_fn> first_below_kernel(arch::sse41) {
+  return make_kernel_entry<arch::sse41>(&first_below_sse41);
 }
 
 }  // namespace kernels
