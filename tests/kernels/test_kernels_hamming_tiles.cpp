@@ -117,21 +117,25 @@ TEST_CASE("hamming tiles: packing and scans against a bit count, every row lengt
 TEST_CASE("hamming_index: batches take the tile scan where it pays, with one answer") {
   // The AVX2 family scans tiles from tile_min_queries queries on; every other path keeps rows.
   for (isa path : supported_isas()) {
-    const hamming_index index(256, path);
     const bool avx2_family = detail::hamming_tiles_kernel_of(path).path == isa::avx2 &&
                              detail::hamming_kernel_of(path).path == isa::avx2;
     INFO("isa " << isa_name(path));
-    CHECK(index.uses_tiles(hamming_index::tile_min_queries) == avx2_family);
-    CHECK_FALSE(index.uses_tiles(hamming_index::tile_min_queries - 1));
+    for (index_t bits : {64, 128, 136, 256, 4096}) {
+      const hamming_index index(bits, path);
+      const index_t from = hamming_index::tile_min_queries(index.codes().stride());
+      CHECK(from == (bits <= 128 ? 8 : 32));
+      CHECK(index.uses_tiles(from) == avx2_family);
+      CHECK(index.uses_tiles(1000) == avx2_family);
+      CHECK_FALSE(index.uses_tiles(from - 1));
+    }
   }
-  if (isa_supported(isa::avx2)) CHECK(hamming_index(64, isa::avx2).uses_tiles(8));
   // Tiles and rows give the same top-k (ties broken by the lower id): the same queries one at a
   // time (rows) and as a batch (tiles where the path has them), every B of the index, threads.
   std::mt19937 rng(43);
   for (isa path : supported_isas()) {
     for (index_t bits = 64; bits <= 4096; bits += (quick() ? 392 : 56) + (bits > 512 ? 456 : 0)) {
       const index_t n = 700 + bits % 29;
-      matrix_u8 db(n, bits / 8), q(11, bits / 8);
+      matrix_u8 db(n, bits / 8), q(35, bits / 8);  // a batch of 35 takes tiles at every B
       for (index_t i = 0; i < db.size(); ++i) db.data()[i] = static_cast<std::uint8_t>(rng() % 3);
       for (index_t i = 0; i < q.size(); ++i) q.data()[i] = static_cast<std::uint8_t>(rng() % 3);
       hamming_index index(bits, path);

@@ -147,14 +147,17 @@ class hamming_index {
   }
 
   // Whether a batch of nq queries scans Hamming tiles (kernels/hamming/args.hpp) instead of the
-  // rows: from tile_min_queries queries on, where the target has a tile kernel of its own at
-  // least as specific as its row kernel (packing a block costs about one query's scan of it; a
-  // portable tile kernel is slower than the portable popcount on rows, and VPOPCNTQ on rows
-  // beats the AVX2 tiles).
-  static constexpr index_t tile_min_queries = 8;
+  // rows: from tile_min_queries(stride) queries on, where the target has a tile kernel of its own
+  // at least as specific as its row kernel (a portable tile kernel is slower than the portable
+  // popcount on rows, and VPOPCNTQ on rows beats the AVX2 tiles). Packing a block costs about as
+  // many instructions as one query's scan of it, and a batch needs enough queries to repay it:
+  // measured on 1M codes (AVX2 tiles against AVX2 rows, one thread, Sapphire Rapids), B = 256 to
+  // 4096 bits break even at 16 to 32 queries and gain 1.3-1.5x at 64; 16-byte codes (B <= 128),
+  // where the row kernel has no whole 32-byte register, gain 2x already at 8.
+  static index_t tile_min_queries(index_t stride) { return stride <= 16 ? 8 : 32; }
   bool uses_tiles(index_t nq) const {
     const isa tile_path = detail::hamming_tiles_kernel_of(target_).path;
-    return nq >= tile_min_queries && tile_path != isa::scalar &&
+    return nq >= tile_min_queries(codes_.stride()) && tile_path != isa::scalar &&
            tile_path == detail::hamming_kernel_of(target_).path;
   }
 
