@@ -34,14 +34,21 @@ BITLIN_TARGET_DENSE_AVX2 inline float hsum(__m256 v) {
   return _mm_cvtss_f32(b);
 }
 
+// With `ahead`, the block prefetches the next RB rows at the offsets it reads (one line per row
+// per 64 bytes read): a decode pass reads RB rows of a few KB that start anew every block, too
+// short for the hardware prefetcher (see int8_rows).
 template <int RB, int TB, class T>
 BITLIN_TARGET_DENSE_AVX2 void block(const T* W, index_t k, index_t n, const float* X, index_t ldx,
-                                    float* Y, index_t ldy) {
+                                    float* Y, index_t ldy, bool ahead = false) {
   __m256 acc[RB][TB];
   for (int r = 0; r < RB; ++r)
     for (int t = 0; t < TB; ++t) acc[r][t] = _mm256_setzero_ps();
   index_t i = 0;
+  const T* next = W + (n + RB) * k;
   for (; i + 8 <= k; i += 8) {
+    if (ahead && (i * static_cast<index_t>(sizeof(T))) % 64 == 0)
+      for (int r = 0; r < RB; ++r)
+        _mm_prefetch(reinterpret_cast<const char*>(next + r * k + i), _MM_HINT_T0);
     __m256 x[TB];
     for (int t = 0; t < TB; ++t) x[t] = _mm256_loadu_ps(X + t * ldx + i);
     for (int r = 0; r < RB; ++r) {
@@ -69,7 +76,8 @@ BITLIN_TARGET_DENSE_AVX2 void rows(const T* W, index_t k, index_t n0, index_t n1
   }
   for (; t < tokens; ++t) {
     index_t n = n0;
-    for (; n + 4 <= n1; n += 4) block<4, 1>(W, k, n, X + t * ldx, ldx, Y + t * ldy, ldy);
+    for (; n + 4 <= n1; n += 4)
+      block<4, 1>(W, k, n, X + t * ldx, ldx, Y + t * ldy, ldy, n + 8 <= n1);
     for (; n < n1; ++n) block<1, 1>(W, k, n, X + t * ldx, ldx, Y + t * ldy, ldy);
   }
 }
