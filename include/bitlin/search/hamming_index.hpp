@@ -130,9 +130,10 @@ class hamming_index {
     out.k = k;
     if (nq == 0) return out;
     std::vector<detail::topk_list> best(static_cast<std::size_t>(nq), detail::topk_list(k));
-    const index_t slice = uses_tiles(nq) ? tile_query_slice(codes_.stride()) : nq;
+    const bool tiled = uses_tiles(nq);
+    const index_t slice = tiled ? tile_query_slice(codes_.stride()) : nq;
     for (index_t q0 = 0; q0 < nq; q0 += slice)
-      scan(queries, q0, std::min(nq, q0 + slice), ex, best);
+      scan(queries, q0, std::min(nq, q0 + slice), tiled, ex, best);
     out.distances.resize(static_cast<std::size_t>(nq * k));
     out.ids.resize(static_cast<std::size_t>(nq * k));
     for (index_t q = 0; q < nq; ++q) {
@@ -169,11 +170,11 @@ class hamming_index {
                              (index_t{4} << 20) / per_query / query_group * query_group);
   }
 
-  // Queries [qa, qb) against the whole database, into best[qa..qb).
-  void scan(const bit_rows& queries, index_t qa, index_t qb, const executor& ex,
+  // Queries [qa, qb) against the whole database (through tiles or rows, as search decided for the
+  // whole batch), into best[qa..qb).
+  void scan(const bit_rows& queries, index_t qa, index_t qb, bool tiled, const executor& ex,
             std::vector<detail::topk_list>& best) const {
     const index_t nq = qb - qa, k = best[0].capacity();
-    const bool tiled = uses_tiles(queries.rows());
     const detail::hamming_fn fn = detail::hamming_kernel_of(target_).fn;
     const detail::hamming_tile_pack_fn pack = detail::hamming_tile_pack_kernel_of(target_).fn;
     const detail::hamming_tiles_fn tiles_fn = detail::hamming_tiles_kernel_of(target_).fn;
@@ -227,7 +228,6 @@ class hamming_index {
     });
   }
 
- private:
   bit_rows codes_;
   isa target_ = isa::scalar;
 };
