@@ -50,6 +50,9 @@ struct cpu_info {
   // register state the operating system saves: a CPU flag without it still faults).
   std::uint32_t leaf1_ecx = 0, leaf7_ebx = 0, leaf7_ecx = 0, leaf7_1_eax = 0;
   std::uint64_t xcr0 = 0;
+  // x86: the vendor string of cpuid leaf 0 is "AuthenticAMD" (a tuning hint for kernels whose best
+  // memory access pattern differs between vendors; never a reason to pick an ISA).
+  bool amd = false;
   // AArch64: getauxval(AT_HWCAP).
   unsigned long hwcap = 0;
 };

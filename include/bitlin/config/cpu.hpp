@@ -155,6 +155,7 @@ inline cpu_info read_cpu_info() {
   unsigned a = 0, b = 0, cx = 0, d = 0;
   if (!__get_cpuid(0, &a, &b, &cx, &d)) return c;
   const unsigned max_leaf = a;
+  c.amd = b == 0x68747541u && d == 0x69746e65u && cx == 0x444d4163u;  // "Auth" "enti" "cAMD"
   __get_cpuid(1, &a, &b, &cx, &d);
   c.leaf1_ecx = cx;
   if (cx & (1u << 27)) {  // OSXSAVE: xgetbv is available

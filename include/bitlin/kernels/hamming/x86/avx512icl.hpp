@@ -124,16 +124,9 @@ BITLIN_ICL_TARGET inline void scan32(const std::uint8_t* q, const std::uint8_t* 
 }
 
 // Rows of NC whole 64-byte chunks (B = 512 to 2048 bits): the query stays in registers for the
-// whole scan, four rows per step with no loop or tail logic.
-template <int NC>
-BITLIN_ICL_TARGET inline __attribute__((always_inline)) __m512i short_row(const __m512i* qv,
-                                                                          const std::uint8_t* r) {
-  __m512i a = count(qv[0], r);
-#pragma GCC unroll 4
-  for (int c = 1; c < NC; ++c) a = _mm512_add_epi64(a, count(qv[c], r + c * 64));
-  return a;
-}
-
+// whole scan, four rows per step with no loop or tail logic, each row's chunks loaded before the
+// next row's (hamming_in_order: scheduled freely, GCC loaded row 3 first and the scan read 11-12
+// GB/s from DRAM on a Zen 4 where this order reads 22-24, the machine's stream rate).
 template <int NC>
 BITLIN_ICL_TARGET inline void scan_short(const std::uint8_t* q, const std::uint8_t* d, index_t nd,
                                          index_t ldd, std::int32_t* out, bool prefetch) {
@@ -144,14 +137,28 @@ BITLIN_ICL_TARGET inline void scan_short(const std::uint8_t* q, const std::uint8
   for (; j + 4 <= nd; j += 4) {
     const std::uint8_t* r = d + j * ldd;
     if (prefetch) prefetch_past(r, 4 * ldd);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + j),
-                     four_rows(short_row<NC>(qv, r), short_row<NC>(qv, r + ldd),
-                               short_row<NC>(qv, r + 2 * ldd), short_row<NC>(qv, r + 3 * ldd)));
+    __m512i a[4];
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; ++u) {
+      __m512i x[NC];
+#pragma GCC unroll 4
+      for (int c = 0; c < NC; ++c) x[c] = _mm512_loadu_si512(r + u * ldd + c * 64);
+      hamming_in_order();
+      a[u] = _mm512_popcnt_epi64(_mm512_xor_si512(qv[0], x[0]));
+#pragma GCC unroll 4
+      for (int c = 1; c < NC; ++c)
+        a[u] = _mm512_add_epi64(a[u], _mm512_popcnt_epi64(_mm512_xor_si512(qv[c], x[c])));
+    }
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + j), four_rows(a[0], a[1], a[2], a[3]));
   }
   if (j < nd) {
     __m512i a[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
                     _mm512_setzero_si512()};
-    for (index_t u = 0; j + u < nd; ++u) a[u] = short_row<NC>(qv, d + (j + u) * ldd);
+    for (index_t u = 0; j + u < nd; ++u) {
+      const std::uint8_t* r = d + (j + u) * ldd;
+#pragma GCC unroll 4
+      for (int c = 0; c < NC; ++c) a[u] = _mm512_add_epi64(a[u], count(qv[c], r + c * 64));
+    }
     alignas(16) std::int32_t v[4];
     _mm_store_si128(reinterpret_cast<__m128i*>(v), four_rows(a[0], a[1], a[2], a[3]));
     for (index_t u = 0; j + u < nd; ++u) out[j + u] = v[u];
@@ -169,7 +176,9 @@ BITLIN_ICL_TARGET inline void hamming(const std::uint8_t* q, index_t nq, index_t
                        : bytes % 64 == 0 && bytes <= 256 ? scans[bytes / 64]
                                                          : nullptr;
   if (scan) {
-    for (index_t i = 0; i < nq; ++i) scan(q + i * ldq, d, nd, ldd, out + i * ldo, i == 0);
+    const bool prefetch = hamming_prefetch_pays();
+    for (index_t i = 0; i < nq; ++i)
+      scan(q + i * ldq, d, nd, ldd, out + i * ldo, prefetch && i == 0);
     return;
   }
   for (index_t i = 0; i < nq; ++i) {
