@@ -10,6 +10,7 @@
 #include "bitlin/config/arch.hpp"
 #include "bitlin/kernels/dispatch.hpp"
 #include "bitlin/kernels/hamming/args.hpp"
+#include "bitlin/kernels/hamming/x86/avx2.hpp"
 
 namespace bitlin {
 namespace kernels {
@@ -73,8 +74,21 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline index_t first_below_
   return n;
 }
 
+// 32-byte rows (B = 256) are half a zmm register, which the zmm body takes through its generic
+// loop; the avx2 body reads them whole in its unrolled scan (1M codes, one query, on a Zen 4, three
+// interleaved rounds: 1.35-1.45 -> 1.28-1.30 ms on one thread, 0.81-0.96 -> 0.73-0.89 on two).
+__attribute__((target("avx512f,avx512bw,avx512vl"))) inline void hamming_avx512bw(
+    const std::uint8_t* q, index_t nq, index_t ldq, const std::uint8_t* d, index_t nd, index_t ldd,
+    index_t bytes, std::int32_t* out, index_t ldo) {
+  if (bytes == 32) {
+    hamming_avx2_impl::hamming(q, nq, ldq, d, nd, ldd, bytes, out, ldo);
+  } else {
+    hamming_avx512bw_impl::hamming(q, nq, ldq, d, nd, ldd, bytes, out, ldo);
+  }
+}
+
 inline kernel_entry<detail::hamming_fn> hamming_kernel(arch::avx512bw) {
-  return make_kernel_entry<arch::avx512bw>(&hamming_avx512bw_impl::hamming);
+  return make_kernel_entry<arch::avx512bw>(&hamming_avx512bw);
 }
 inline kernel_entry<detail::first_below_fn> first_below_kernel(arch::avx512bw) {
   return make_kernel_entry<arch::avx512bw>(&first_below_avx512bw);
