@@ -4,10 +4,12 @@
 // N = 1,000,000 codes, B = 256 and 1024 bits, Q = 1 and 64 queries, k = 10, threads 1 and 2.
 // Counters: scan_GBps = Q * N * B/8 bytes compared per second (the logical scan); db_GBps = the
 // database bytes streamed per second (N * B/8 per search, reused from cache across a batch);
-// read_bw_frac = db_GBps / the machine's read bandwidth for that thread count, measured by this
-// program (measured_read_gbps: stream_read's loop over 512 MiB). Before timing, each bitlin path's
+// read_bw_frac = db_GBps / read_GBps, the machine's read bandwidth for that thread count measured
+// by this program (stream_read's loop over 512 MiB; for single queries just before and after the
+// timing loop, the higher of the two). Before timing, each bitlin path's
 // k distances per query are checked against FAISS's (ids may differ on ties: FAISS does not order
 // ties by index).
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <random>
@@ -60,7 +62,16 @@ const bitlin::executor& pool_for(int threads) {
   return *slot;
 }
 
-void set_counters(benchmark::State& state, index bits, index queries, int threads) {
+// The read bandwidth a single-query scan is compared with: measured just before and just after
+// its timing loop (the higher of the two is used), as this host's DRAM bandwidth moves by a third
+// within minutes with its neighbours' load and a once-per-run figure made the fraction a
+// measure of the drift. Batches (compute-bound) use the once-per-run figure.
+double adjacent_read_gbps(index queries, int threads) {
+  return queries == 1 ? read_gbps_now(threads) : measured_read_gbps(threads);
+}
+
+// `bw`: the read bandwidth the fraction is taken of (GB/s).
+void set_counters(benchmark::State& state, index bits, index queries, double bw) {
   const double db = static_cast<double>(hamming_n) * static_cast<double>(bits / 8);
   state.counters["scan_GBps"] = benchmark::Counter(db * static_cast<double>(queries) * 1e-9,
                                                    benchmark::Counter::kIsIterationInvariantRate);
@@ -68,7 +79,7 @@ void set_counters(benchmark::State& state, index bits, index queries, int thread
       benchmark::Counter(db * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   // Seconds per iteration are only known after the loop: store the fraction's numerator as a
   // rate too (db bytes / read bandwidth, in seconds per second of run).
-  const double bw = measured_read_gbps(threads);
+  state.counters["read_GBps"] = bw;
   if (bw > 0)
     state.counters["read_bw_frac"] =
         benchmark::Counter(db * 1e-9 / bw, benchmark::Counter::kIsIterationInvariantRate);
@@ -90,12 +101,13 @@ void faiss_bench(benchmark::State& state, index bits, index queries, int threads
   std::vector<std::int32_t> dist(static_cast<std::size_t>(queries * hamming_k));
   std::vector<faiss::IndexBinary::idx_t> ids(static_cast<std::size_t>(queries * hamming_k));
   fx.search(queries, d.queries.data(), hamming_k, dist.data(), ids.data());
+  const double bw_before = adjacent_read_gbps(queries, threads);
   for (auto _ : state) {
     fx.search(queries, d.queries.data(), hamming_k, dist.data(), ids.data());
     benchmark::DoNotOptimize(dist.data());
     benchmark::ClobberMemory();
   }
-  set_counters(state, bits, queries, threads);
+  set_counters(state, bits, queries, std::max(bw_before, adjacent_read_gbps(queries, threads)));
 }
 #endif
 
@@ -122,12 +134,13 @@ void bitlin_hamming_bench(benchmark::State& state, bitlin::isa target, index bit
     }
   }
 #endif
+  const double bw_before = adjacent_read_gbps(queries, threads);
   for (auto _ : state) {
     r = slot->search(q, hamming_k, ex);
     benchmark::DoNotOptimize(r.ids.data());
     benchmark::ClobberMemory();
   }
-  set_counters(state, bits, queries, threads);
+  set_counters(state, bits, queries, std::max(bw_before, adjacent_read_gbps(queries, threads)));
 }
 
 }  // namespace

@@ -99,6 +99,9 @@ void register_machine_benchmarks();  // stream_read, peak_int8
 // The best of five sums over 512 MiB (stream_read's loop) by `threads` threads, in GB/s; measured
 // once per thread count and cached, for counters stated as a fraction of read bandwidth.
 double measured_read_gbps(int threads);
+// The same measurement now (the best of `passes`), not cached: for a fraction whose numerator was
+// measured in the seconds around it, on a host whose bandwidth drifts with its neighbours' load.
+double read_gbps_now(int threads, int passes = 3);
 // gemv_threads/bitlin_<isa>[_split_all]/<N>x<K>/threads:<t> (bench_ternary.cpp): whether 2
 // threads beat 1 on small and large GEMVs, with and without the library's work threshold.
 void register_thread_threshold_benchmarks();
