@@ -219,7 +219,7 @@ TEST_CASE("int8 row kernels: every path equals the scalar one exactly, extremes 
           "[kernels][ops][int8_head]") {
   std::mt19937_64 g(5);
   std::uniform_int_distribution<int> byte(0, 255);
-  for (const index_t k : {1, 15, 16, 17, 31, 63, 64, 65, 130, 2560}) {
+  for (const index_t k : {1, 15, 16, 17, 31, 63, 64, 65, 130, 193, 2560, 2575}) {
     for (const index_t n : {1, 3, 4, 5, 9, 12, 17}) {
       for (int variant = 0; variant < 3; ++variant) {
         CAPTURE(k, n, variant);

@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "bitlin/config/cpu.hpp"
+#include "bitlin/kernels/tuning.hpp"
 #include "bitlin/core/types.hpp"
 
 namespace bitlin {
@@ -79,14 +79,6 @@ namespace kernels {
 // bits: 10.5 ms out of order, 5.5 ms in order; the avx2 scan's order happened to be right).
 inline __attribute__((always_inline)) void hamming_in_order() {
   __asm__ volatile("" ::: "memory");
-}
-
-// Whether the single-query scans prefetch rows ahead of themselves. On Intel cores they gain
-// (Sapphire Rapids, 1M codes, one query: 256 bits 4.7 -> 3.3 ms, 1024 bits 16.4 -> 13.2 ms); on
-// AMD they lose (Zen 4, 1024 bits, rows in order: 5.5 -> 5.8 ms on avx2, 5.7 -> 6.7 ms on
-// avx512icl), the core's own prefetchers already keeping enough reads in flight.
-inline bool hamming_prefetch_pays() {
-  return !host_cpu_info().amd;
 }
 
 }  // namespace kernels

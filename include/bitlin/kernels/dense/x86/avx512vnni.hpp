@@ -1,6 +1,5 @@
 // AVX-512 VNNI int8 head kernel: one vpdpbusd per row per 64 weights (unsigned activations x
-// signed weights, four products summed into each int32 lane), four rows per pass sharing each
-// 64-byte activation load, masked tails.
+// signed weights, four products summed into each int32 lane), masked tails.
 #pragma once
 
 #include <immintrin.h>
@@ -10,6 +9,7 @@
 #include "bitlin/config/arch.hpp"
 #include "bitlin/kernels/dense/scalar.hpp"
 #include "bitlin/kernels/dispatch.hpp"
+#include "bitlin/kernels/tuning.hpp"
 
 #define BITLIN_TARGET_DENSE_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
@@ -26,50 +26,33 @@ BITLIN_TARGET_DENSE_VNNI inline std::int32_t hsum_epi32(__m512i v) {
   return s;
 }
 
+// One row at a time, in memory order (the weights one sequential stream; see the AVX2 kernel):
+// on a Zen 4, int8 head 128256 x 2560, one thread, 21.7 / 18.1 / 19.2 GB/s against 11.7 / 10.8 /
+// 11.5 for four rows per pass with the next four prefetched (three interleaved rounds).
 BITLIN_TARGET_DENSE_VNNI inline void int8_rows(const std::int8_t* q, index_t k, index_t n0,
                                                index_t n1, const std::uint8_t* xu,
                                                std::int32_t* acc) {
-  const index_t kb = k / 64 * 64;
+  const index_t k128 = k / 128 * 128, kb = k / 64 * 64;
   const auto tail = static_cast<__mmask64>(k == kb ? 0 : (~0ull >> (64 - (k - kb))));
-  index_t n = n0;
-  for (; n + 4 <= n1; n += 4) {
-    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+  const bool prefetch = software_prefetch_pays();
+  for (index_t n = n0; n < n1; ++n) {
     const std::int8_t* w = q + n * k;
-    // The next four rows' lines at the offsets read now (see the AVX2 kernel: short row streams
-    // that start anew every pass).
-    const std::int8_t* next = w + 4 * k;
-    const bool ahead = n + 8 <= n1;
-    for (index_t i = 0; i < kb; i += 64) {
-      if (ahead)
-        for (int r = 0; r < 4; ++r)
-          _mm_prefetch(reinterpret_cast<const char*>(next + r * k + i), _MM_HINT_T0);
-      const __m512i x = _mm512_loadu_si512(xu + i);
-      a0 = _mm512_dpbusd_epi32(a0, x, _mm512_loadu_si512(w + i));
-      a1 = _mm512_dpbusd_epi32(a1, x, _mm512_loadu_si512(w + k + i));
-      a2 = _mm512_dpbusd_epi32(a2, x, _mm512_loadu_si512(w + 2 * k + i));
-      a3 = _mm512_dpbusd_epi32(a3, x, _mm512_loadu_si512(w + 3 * k + i));
-    }
-    if (tail) {
-      const __m512i x = _mm512_maskz_loadu_epi8(tail, xu + kb);
-      a0 = _mm512_dpbusd_epi32(a0, x, _mm512_maskz_loadu_epi8(tail, w + kb));
-      a1 = _mm512_dpbusd_epi32(a1, x, _mm512_maskz_loadu_epi8(tail, w + k + kb));
-      a2 = _mm512_dpbusd_epi32(a2, x, _mm512_maskz_loadu_epi8(tail, w + 2 * k + kb));
-      a3 = _mm512_dpbusd_epi32(a3, x, _mm512_maskz_loadu_epi8(tail, w + 3 * k + kb));
-    }
-    acc[n] = hsum_epi32(a0);
-    acc[n + 1] = hsum_epi32(a1);
-    acc[n + 2] = hsum_epi32(a2);
-    acc[n + 3] = hsum_epi32(a3);
-  }
-  for (; n < n1; ++n) {
-    __m512i a0 = _mm512_setzero_si512();
-    const std::int8_t* w = q + n * k;
-    for (index_t i = 0; i < kb; i += 64)
+    const bool ahead = prefetch && n + 1 < n1;
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0;
+    index_t i = 0;
+    for (; i < k128; i += 128) {
+      if (ahead) {
+        _mm_prefetch(reinterpret_cast<const char*>(w + k + i), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(w + k + i + 64), _MM_HINT_T0);
+      }
       a0 = _mm512_dpbusd_epi32(a0, _mm512_loadu_si512(xu + i), _mm512_loadu_si512(w + i));
+      a1 = _mm512_dpbusd_epi32(a1, _mm512_loadu_si512(xu + i + 64), _mm512_loadu_si512(w + i + 64));
+    }
+    if (i < kb) a0 = _mm512_dpbusd_epi32(a0, _mm512_loadu_si512(xu + i), _mm512_loadu_si512(w + i));
     if (tail)
-      a0 = _mm512_dpbusd_epi32(a0, _mm512_maskz_loadu_epi8(tail, xu + kb),
+      a1 = _mm512_dpbusd_epi32(a1, _mm512_maskz_loadu_epi8(tail, xu + kb),
                                _mm512_maskz_loadu_epi8(tail, w + kb));
-    acc[n] = hsum_epi32(a0);
+    acc[n] = hsum_epi32(_mm512_add_epi32(a0, a1));
   }
 }
 

@@ -176,7 +176,7 @@ BITLIN_ICL_TARGET inline void hamming(const std::uint8_t* q, index_t nq, index_t
                        : bytes % 64 == 0 && bytes <= 256 ? scans[bytes / 64]
                                                          : nullptr;
   if (scan) {
-    const bool prefetch = hamming_prefetch_pays();
+    const bool prefetch = software_prefetch_pays();
     for (index_t i = 0; i < nq; ++i)
       scan(q + i * ldq, d, nd, ldd, out + i * ldo, prefetch && i == 0);
     return;
