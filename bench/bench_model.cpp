@@ -256,12 +256,11 @@ int main(int argc, char** argv) {
         // The read bandwidth measured just before and after each benchmark's timing loop (the
         // higher of the two): this host's DRAM bandwidth drifts by a third within minutes, so the
         // start-of-run figure alone would make the fractions measure the drift.
-        const double dec_bw = rep.get("model/decode" + sfx, "", "read_GBps") > 0
-                                  ? rep.get("model/decode" + sfx, "", "read_GBps")
-                                  : bw;
-        const double head_bw = rep.get("model/head" + sfx, "", "read_GBps") > 0
-                                   ? rep.get("model/head" + sfx, "", "read_GBps")
-                                   : bw;
+        const auto read_around = [&](const std::string& name) {
+          const double v = rep.get(name + sfx, "", "read_GBps");
+          return v > 0 ? v : bw;
+        };
+        const double dec_bw = read_around("model/decode"), head_bw = read_around("model/head");
         const double b = int8 ? bytes8 : bytes;
         if (dec_bw > 0 && dec > 0) {
           const double limit = dec_bw * 1e9 / b;
