@@ -30,10 +30,6 @@ namespace kernels {
   _mm512_mask_blend_epi8(_mm512_cmpgt_epi8_mask(v, (k).hi),                                 \
                          _mm512_maskz_mov_epi8(_mm512_cmpgt_epi8_mask(v, (k).lo), (k).one), \
                          (k).two)
-#define BITLIN_B3_I16 1
-#define BITLIN_B3_MADDUBS(w, x) _mm512_maddubs_epi16(w, x)
-#define BITLIN_B3_ADD16(a, b) _mm512_add_epi16(a, b)
-#define BITLIN_B3_WIDEN(acc, s) _mm512_add_epi32(acc, _mm512_madd_epi16(s, _mm512_set1_epi16(1)))
 #define BITLIN_B3_STORE_UNIT(a, acc, g, u, t) avx512bw_impl::store_unit(a, acc, g, u, t)
 #include "bitlin/kernels/base3_tile/x86/tile_kernel.inc"
 

@@ -29,7 +29,6 @@ namespace kernels {
   _mm512_mask_blend_epi8(_mm512_cmpgt_epi8_mask(v, (k).hi),                                 \
                          _mm512_maskz_mov_epi8(_mm512_cmpgt_epi8_mask(v, (k).lo), (k).one), \
                          (k).two)
-#define BITLIN_B3_I16 0
 #define BITLIN_B3_XOR(a, b) _mm512_xor_si512(a, b)
 // maskz form: GCC 12 warns falsely (-Wmaybe-uninitialized) on the plain one.
 #define BITLIN_B3_SRAI32(v, imm) _mm512_maskz_srai_epi32(0xFFFF, v, imm)

@@ -27,10 +27,6 @@ namespace kernels {
 #define BITLIN_B3_SLLI16(v, imm) _mm_slli_epi16(v, imm)
 #define BITLIN_B3_DIGITS(v, k) \
   _mm_abs_epi8(_mm_add_epi8(_mm_cmpgt_epi8(v, (k).lo), _mm_cmpgt_epi8(v, (k).hi)))
-#define BITLIN_B3_I16 1
-#define BITLIN_B3_MADDUBS(w, x) _mm_maddubs_epi16(w, x)
-#define BITLIN_B3_ADD16(a, b) _mm_add_epi16(a, b)
-#define BITLIN_B3_WIDEN(acc, s) _mm_add_epi32(acc, _mm_madd_epi16(s, _mm_set1_epi16(1)))
 #define BITLIN_B3_STORE_UNIT(a, acc, g, u, t) sse41_impl::store_unit(a, acc, g, u, t)
 #include "bitlin/kernels/base3_tile/x86/tile_kernel.inc"
 
