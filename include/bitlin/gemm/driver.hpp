@@ -106,12 +106,14 @@ constexpr index_t token_block = 96;
 // The least work (multiply-adds, padded K) a chunk handed to another thread must carry. Below it
 // the hand-over (publishing the job, a worker noticing it, the caller waiting for the last chunk;
 // a futex wake-up when the worker sleeps) costs more than the work saves, so a small product runs
-// whole on the calling thread and 2 threads are never slower than 1. The default, 2^21, is about
-// 10 us of one core's AVX-512 VNNI GEMV (200 G MAC/s), several times a hand-over to a spinning
-// worker; bitlin_bench's gemv_threads rows compare 1 and 2 threads with and without it in one run.
+// whole on the calling thread and 2 threads are never slower than 1. The default, 2^20, is 5-10 us
+// of one core's AVX-512 VNNI GEMV (110-200 G MAC/s), several times a hand-over to a spinning
+// worker. 2^21 kept 1024 x 2560 (2.6 M MACs) on one thread where a split into two ran 1.1-1.4x
+// faster (Xeon, gemv_threads medians); bitlin_bench's gemv_threads rows compare 1 and 2 threads
+// with and without the threshold in one run.
 // Chunking never changes results: each output is computed by one chunk in the same order.
 inline std::atomic<std::int64_t>& min_chunk_macs_setting() {
-  static std::atomic<std::int64_t> v{std::int64_t{1} << 21};
+  static std::atomic<std::int64_t> v{std::int64_t{1} << 20};
   return v;
 }
 
