@@ -30,8 +30,6 @@ namespace kernels {
                          _mm512_maskz_mov_epi8(_mm512_cmpgt_epi8_mask(v, (k).lo), (k).one), \
                          (k).two)
 #define BITLIN_B3_XOR(a, b) _mm512_xor_si512(a, b)
-// maskz form: GCC 12 warns falsely (-Wmaybe-uninitialized) on the plain one.
-#define BITLIN_B3_SRAI32(v, imm) _mm512_maskz_srai_epi32(0xFFFF, v, imm)
 #define BITLIN_B3_STORE_UNIT(a, acc, g, u, t) avx512vnni_impl::store_group(a, acc, (g) + (u), t)
 #include "bitlin/kernels/base3_tile/x86/tile_kernel.inc"
 

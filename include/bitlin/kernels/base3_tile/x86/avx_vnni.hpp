@@ -32,7 +32,6 @@ namespace kernels {
 #define BITLIN_B3_DIGITS(v, k) \
   _mm256_abs_epi8(_mm256_add_epi8(_mm256_cmpgt_epi8(v, (k).lo), _mm256_cmpgt_epi8(v, (k).hi)))
 #define BITLIN_B3_XOR(a, b) _mm256_xor_si256(a, b)
-#define BITLIN_B3_SRAI32(v, imm) _mm256_srai_epi32(v, imm)
 #define BITLIN_B3_STORE_UNIT(a, acc, g, u, t) avx_vnni_impl::store_unit(a, acc, g, u, t)
 #include "bitlin/kernels/base3_tile/x86/tile_kernel.inc"
 
