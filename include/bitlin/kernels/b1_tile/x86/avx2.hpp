@@ -1,7 +1,8 @@
-// AVX2 path: vpmaddubsw + vpmaddwd on 256-bit registers of 8 rows x 4 k (half a b1 tile).
+// AVX2 path: vpmaddubsw on 256-bit registers of 8 rows x 4 k (half a b1 tile).
 // The body is the shared b1 tile kernel (b1_tile/x86/tile_kernel.inc).
-// Overflow: vpmaddubsw pairs of bit * x lie in [-256, 254]; vpmaddwd with ones adds two into
-// int32; bound of the accumulator in b1_tile/x86/tile_kernel.inc.
+// Overflow: vpmaddubsw pairs of bit * x lie in [-256, 254], summed in int16 partials over chunks
+// of K blocks and widened into int32 by vpmaddwd with ones; the chunk length and the bound of the
+// accumulator are in b1_tile/x86/tile_kernel.inc.
 #pragma once
 
 #include <immintrin.h>

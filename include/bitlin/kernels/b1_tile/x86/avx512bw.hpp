@@ -1,8 +1,9 @@
-// AVX-512BW path: vpmaddubsw + vpmaddwd on 512-bit registers of 16 rows x 4 k (a whole b1
+// AVX-512BW path: vpmaddubsw on 512-bit registers of 16 rows x 4 k (a whole b1
 // tile plane).
 // The body is the shared b1 tile kernel (b1_tile/x86/tile_kernel.inc).
-// Overflow: vpmaddubsw pairs of bit * x lie in [-256, 254]; vpmaddwd with ones adds two into
-// int32; bound of the accumulator in b1_tile/x86/tile_kernel.inc.
+// Overflow: vpmaddubsw pairs of bit * x lie in [-256, 254], summed in int16 partials over chunks
+// of K blocks and widened into int32 by vpmaddwd with ones; the chunk length and the bound of the
+// accumulator are in b1_tile/x86/tile_kernel.inc.
 #pragma once
 
 #include <immintrin.h>

@@ -1,10 +1,11 @@
-// AVX2 path: vpmaddubsw + vpmaddwd on 256-bit registers of 8 rows x 4 k (half an i2 tile).
-// The body is the shared tile kernel (detail/tile_kernel.inc).
+// AVX2 path: vpmaddubsw on 256-bit registers of 8 rows x 4 k (half an i2 tile).
+// The body is the shared tile kernel (i2_tile/x86/tile_kernel.inc).
 // Overflow: vpmaddubsw multiplies unsigned codes c in {0,1,2} by signed x in [-128,127] and adds
-// adjacent pairs: each int16 result lies in [-512, 508], far from saturation; vpmaddwd with ones
-// adds two of them into int32 ([-1024, 1016]). The int32 accumulator holds sum_k c*x, bounded by
-// 256*K <= 256*(2^23-1) < 2^31 (ternary_gemm_weights::max_cols; 2^28 for K = 2^20), and the
-// result acc - xsum = sum_k t*x is exact.
+// adjacent pairs into int16 ([-512, 508]); those are summed in int16 partials over chunks of K
+// blocks short enough to stay inside int16 (the bounds and chunk lengths are in
+// i2_tile/x86/tile_kernel.inc), then widened by vpmaddwd with ones into the int32 accumulator.
+// That holds sum_k c*x, bounded by 256*K <= 256*(2^23-1) < 2^31 (ternary_gemm_weights::max_cols;
+// 2^28 for K = 2^20), and the result acc - xsum = sum_k t*x is exact.
 #pragma once
 
 #include <immintrin.h>

@@ -1,5 +1,5 @@
 // AVX-VNNI path: the VEX-encoded vpdpbusd on 256-bit registers of 8 rows x 4 k (half an i2
-// tile). The body is the shared tile kernel (detail/tile_kernel.inc).
+// tile). The body is the shared tile kernel (i2_tile/x86/tile_kernel.inc).
 // Overflow: each vpdpbusd adds four products c*x (c in {0,1,2}, x in [-128,127]), at most 1024 in
 // magnitude, without saturation; the int32 lane holds sum_k c*x, |.| <= 256*K <= 256*(2^23-1)
 // < 2^31 (ternary_gemm_weights::max_cols; 2^28 for K = 2^20), and acc - xsum = sum_k t*x is exact.
