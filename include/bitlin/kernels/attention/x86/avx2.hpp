@@ -76,6 +76,38 @@ BITLIN_TARGET_ATTN_AVX2 inline void scores_rows(const attention_args& a, index_t
   }
 }
 
+// Scores of NQ queries against JB blocks of 8 keys: JB * NQ independent FMA chains over i.
+// Four chains (one key block) leave half of the two FMA pipes idle behind the 4-cycle latency;
+// two blocks keep eight in flight. Each score is still one chain over i in order, from zero, as
+// in scores_rows.
+template <int JB, int NQ>
+BITLIN_TARGET_ATTN_AVX2 inline void score_blocks(const attention_args& a, index_t t0, index_t jb,
+                                                 float* S, index_t lds) {
+  __m256 acc[JB][NQ];
+  for (int b = 0; b < JB; ++b)
+    for (int t = 0; t < NQ; ++t) acc[b][t] = _mm256_setzero_ps();
+  for (index_t i = 0; i < a.head_dim; ++i) {
+    __m256 kt[JB];
+    for (int b = 0; b < JB; ++b) kt[b] = _mm256_loadu_ps(a.kt + i * a.ldkt + 8 * (jb + b));
+    for (int t = 0; t < NQ; ++t) {
+      const __m256 q = _mm256_broadcast_ss(a.q + (t0 + t) * a.ldq + i);
+      for (int b = 0; b < JB; ++b) acc[b][t] = _mm256_fmadd_ps(q, kt[b], acc[b][t]);
+    }
+  }
+  for (int t = 0; t < NQ; ++t)
+    for (int b = 0; b < JB; ++b) _mm256_storeu_ps(S + t * lds + 8 * (jb + b), acc[b][t]);
+}
+
+// All score blocks of queries t0 .. t0+NQ-1 over the first `len` keys.
+template <int NQ>
+BITLIN_TARGET_ATTN_AVX2 inline void score_rows_blocked(const attention_args& a, index_t t0,
+                                                       index_t len, float* S, index_t lds) {
+  const index_t blocks = (len + 7) / 8;
+  index_t jb = 0;
+  for (; jb + 2 <= blocks; jb += 2) score_blocks<2, NQ>(a, t0, jb, S, lds);
+  if (jb < blocks) score_blocks<1, NQ>(a, t0, jb, S, lds);
+}
+
 BITLIN_TARGET_ATTN_AVX2 inline void run(const attention_args& a) {
   const index_t d = a.head_dim;
   const index_t T = a.tokens, L = a.pos0 + a.tokens, Lp = (L + 7) / 8 * 8;
@@ -87,15 +119,19 @@ BITLIN_TARGET_ATTN_AVX2 inline void run(const attention_args& a) {
     if (T < TB) {
       scores_rows(a, t0, tb, len, S, Lp);
     } else {
-      for (index_t jb = 0; jb < (len + 7) / 8; ++jb) {
-        __m256 acc[TB] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                          _mm256_setzero_ps()};
-        for (index_t i = 0; i < d; ++i) {
-          const __m256 kt = _mm256_loadu_ps(a.kt + i * a.ldkt + 8 * jb);
-          for (index_t t = 0; t < tb; ++t)
-            acc[t] = _mm256_fmadd_ps(_mm256_broadcast_ss(a.q + (t0 + t) * a.ldq + i), kt, acc[t]);
-        }
-        for (index_t t = 0; t < tb; ++t) _mm256_storeu_ps(S + t * Lp + 8 * jb, acc[t]);
+      static_assert(TB == 4, "the switch below covers 1 .. TB queries");
+      switch (tb) {
+        case 4:
+          score_rows_blocked<4>(a, t0, len, S, Lp);
+          break;
+        case 3:
+          score_rows_blocked<3>(a, t0, len, S, Lp);
+          break;
+        case 2:
+          score_rows_blocked<2>(a, t0, len, S, Lp);
+          break;
+        default:
+          score_rows_blocked<1>(a, t0, len, S, Lp);
       }
     }
     for (index_t t = 0; t < tb; ++t) causal_softmax(S + t * Lp, a.pos0 + t0 + t + 1, len, a.scale);
