@@ -160,12 +160,11 @@ BITLIN_TARGET_DENSE_AVX512 inline void rows_bf16_prepared(const std::uint16_t* W
   }
   for (; t < tokens; ++t) {
     index_t n = n0;
-    // Without software prefetch (AMD) one row at a time, a single sequential stream: eight rows
-    // per pass are eight short streams restarting every pass, which a Zen 4 read at 16-17 GB/s
-    // (BF16 head 128256 x 2560, one thread; 28 ms on two) against 19-25 GB/s (23 ms) this way,
-    // as for the int8 head. A row's two chains of k / 32 FMAs are the same as in every other
-    // block shape, so the logits stay bit-identical to prefill.
-    if (!prefetch)
+    // One row at a time where interleaved streams do not pay (kernels/tuning.hpp; a Zen 4, BF16
+    // head 128256 x 2560: 16-17 GB/s with eight rows per pass, 19-25 GB/s this way on one
+    // thread, 28 -> 23 ms on two). A row's two chains of k / 32 FMAs are the same as in every
+    // other block shape, so the logits stay bit-identical to prefill.
+    if (!interleaved_streams_pay())
       for (; n < n1; ++n)
         block_bf16<1, 1>(W, k, blocks, n, xd + t * kb, kb, Y + t * ldy, ldy, prefetch);
     for (; n + 8 <= n1; n += 8)  // 8 rows: 16 accumulator chains and 8 prefetch streams
