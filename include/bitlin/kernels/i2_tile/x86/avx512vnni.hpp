@@ -21,6 +21,7 @@
 #include "bitlin/config/arch.hpp"
 #include "bitlin/kernels/dispatch.hpp"
 #include "bitlin/kernels/i2_tile/layout.hpp"
+#include "bitlin/kernels/tuning.hpp"
 
 #define BITLIN_TARGET_AVX512VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
@@ -35,6 +36,7 @@ constexpr int gemm_nt = 6;  // tokens per register block
 // Software prefetch distance in tiles for the GEMV streams: measured best at 16 (1 KiB ahead per
 // stream) for DRAM-resident weights; hardware prefetch alone left ~25 % of the bandwidth unused.
 constexpr index_t gemv_prefetch = 16;
+constexpr index_t single_stream_max_bytes = 16384;  // see gemm
 
 BITLIN_TARGET_AVX512VNNI inline __m512i broadcast4(const std::int8_t* p) {
   std::int32_t v;
@@ -132,47 +134,63 @@ BITLIN_TARGET_AVX512VNNI inline void gemm_block(const kernel_args& a, index_t g,
 // whose bound is that of every path (|sum c*x| <= 256 * K < 2^31).
 constexpr index_t gemv_chunk = index_t{1} << 13;
 
-template <int MR>
+// One tile (at wb) against its 16 activations (at xb) into the four accumulators of one set.
+BITLIN_TARGET_AVX512VNNI inline __attribute__((always_inline)) void gemv_tile(
+    const std::uint8_t* wb, const std::int8_t* xb, const __m512i (&m)[4], __m512i (&acc)[4]) {
+  if constexpr (gemv_prefetch > 0)
+    _mm_prefetch(reinterpret_cast<const char*>(wb + 64 * gemv_prefetch), _MM_HINT_T0);
+  const __m512i raw = _mm512_load_si512(wb);
+#pragma GCC unroll 4
+  for (int s = 0; s < 4; ++s)
+    acc[s] = _mm512_dpbusd_epi32(acc[s], _mm512_and_si512(raw, m[s]), broadcast4(xb + 4 * s));
+}
+
+// KU consecutive tiles per step, each with its own four accumulators: MR row groups x 4 shifts x
+// KU chains. Four row groups side by side (KU = 1) keep 16 chains; one row group alone (a single
+// stream in memory order, see gemv) needs KU = 2 for 8, as each vpdpbusd waits for the previous
+// one of its chain. Every accumulator takes at most gemv_chunk tiles, so the bound is unchanged.
+template <int MR, int KU = 1>
 BITLIN_TARGET_AVX512VNNI inline void gemv_block(const kernel_args& a, index_t g, index_t t) {
   __m512i total[MR];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) total[i] = _mm512_setzero_si512();
-  const __m512i m0 = _mm512_set1_epi8(0x03), m1 = _mm512_set1_epi8(0x0C),
-                m2 = _mm512_set1_epi8(0x30), m3 = _mm512_set1_epi8(static_cast<char>(0xC0));
+  const __m512i m[4] = {_mm512_set1_epi8(0x03), _mm512_set1_epi8(0x0C), _mm512_set1_epi8(0x30),
+                        _mm512_set1_epi8(static_cast<char>(0xC0))};
   const index_t gstride = a.k_blocks * 64;
   const std::uint8_t* w = a.w + g * gstride;
   const std::int8_t* x = a.x + t * a.ldxp;
   for (index_t c0 = 0; c0 < a.k_blocks; c0 += gemv_chunk) {
     const index_t c1 = std::min(a.k_blocks, c0 + gemv_chunk);
-    __m512i acc[MR][4];
+    __m512i acc[MR][KU][4];
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 2
+      for (int u = 0; u < KU; ++u)
 #pragma GCC unroll 4
-      for (int s = 0; s < 4; ++s) acc[i][s] = _mm512_setzero_si512();
-    for (index_t b = c0; b < c1; ++b) {
-      const std::uint8_t* wb = w + b * 64;
-      const std::int8_t* xb = x + b * 16;
-      const __m512i x0 = broadcast4(xb), x1 = broadcast4(xb + 4), x2 = broadcast4(xb + 8),
-                    x3 = broadcast4(xb + 12);
+        for (int s = 0; s < 4; ++s) acc[i][u][s] = _mm512_setzero_si512();
+    index_t b = c0;
+    for (; b + KU <= c1; b += KU)
+#pragma GCC unroll 2
+      for (int u = 0; u < KU; ++u)
 #pragma GCC unroll 8
-      for (int i = 0; i < MR; ++i) {
-        if constexpr (gemv_prefetch > 0)
-          _mm_prefetch(reinterpret_cast<const char*>(wb + i * gstride + 64 * gemv_prefetch),
-                       _MM_HINT_T0);
-        const __m512i raw = _mm512_load_si512(wb + i * gstride);
-        acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], _mm512_and_si512(raw, m0), x0);
-        acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], _mm512_and_si512(raw, m1), x1);
-        acc[i][2] = _mm512_dpbusd_epi32(acc[i][2], _mm512_and_si512(raw, m2), x2);
-        acc[i][3] = _mm512_dpbusd_epi32(acc[i][3], _mm512_and_si512(raw, m3), x3);
-      }
-    }
+        for (int i = 0; i < MR; ++i)
+          gemv_tile(w + (b + u) * 64 + i * gstride, x + (b + u) * 16, m, acc[i][u]);
+    for (; b < c1; ++b)
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i)
+      for (int i = 0; i < MR; ++i) gemv_tile(w + b * 64 + i * gstride, x + b * 16, m, acc[i][0]);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      __m512i sh[4] = {acc[i][0][0], acc[i][0][1], acc[i][0][2], acc[i][0][3]};
+#pragma GCC unroll 2
+      for (int u = 1; u < KU; ++u)
+#pragma GCC unroll 4
+        for (int s = 0; s < 4; ++s) sh[s] = _mm512_add_epi32(sh[s], acc[i][u][s]);
       total[i] = _mm512_add_epi32(
-          total[i], _mm512_add_epi32(
-                        _mm512_add_epi32(acc[i][0], _mm512_maskz_srai_epi32(0xFFFF, acc[i][1], 2)),
-                        _mm512_add_epi32(_mm512_maskz_srai_epi32(0xFFFF, acc[i][2], 4),
-                                         _mm512_maskz_srai_epi32(0xFFFF, acc[i][3], 6))));
+          total[i],
+          _mm512_add_epi32(_mm512_add_epi32(sh[0], _mm512_maskz_srai_epi32(0xFFFF, sh[1], 2)),
+                           _mm512_add_epi32(_mm512_maskz_srai_epi32(0xFFFF, sh[2], 4),
+                                            _mm512_maskz_srai_epi32(0xFFFF, sh[3], 6))));
+    }
   }
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) store_group(a, total[i], g + i, t);
@@ -211,6 +229,15 @@ BITLIN_TARGET_AVX512VNNI inline void gemm(const kernel_args& a, index_t g0, inde
                     kernel_layout_traits<i2_tile>::tile_bytes == 64,
                 "this kernel reads one 64-byte tile as 16 rows x 16 k");
   index_t g = g0;
+  // One token where interleaved streams do not pay (kernels/tuning.hpp) and a row group is short
+  // (at most 16 KiB, K <= 4096): one row group at a time, the weights read as a single stream in
+  // memory order. Longer groups are streams long enough for the prefetchers, and on a Zen 4 four
+  // of them side by side read faster (4096 x 14336 cold, one thread: 775-783 against 861-998 us;
+  // 6912 x 2560: 327-340 against 258-292 us one group at a time).
+  if (t1 - t0 == 1 && a.k_blocks * 64 <= single_stream_max_bytes && !interleaved_streams_pay()) {
+    for (; g < g1; ++g) gemv_block<1, 2>(a, g, t0);
+    return;
+  }
   for (; g + gemm_mr <= g1; g += gemm_mr) gemm_tokens<gemm_mr>(a, g, t0, t1);
   for (; g < g1; ++g) gemm_tokens<1>(a, g, t0, t1);
 }
