@@ -22,9 +22,9 @@ inline bool software_prefetch_pays() {
 // restart every pass, or should read one at a time in memory order, a single sequential stream.
 // On a Zen 4 the interleaved streams read at a fraction of the rate: the int8 head at half (four
 // rows), the AVX-512 BF16 head at 16-17 against 19-25 GB/s (eight rows, one thread), the AVX-512
-// VNNI ternary GEMV of 6912 x 2560 in 367-474 against 243-254 us (four 10 KiB row groups). The
-// Intel cores measured (Sapphire Rapids, Emerald Rapids) were tuned with interleaved streams and
-// software prefetch, and are left so.
+// VNNI ternary GEMV of 6912 x 2560 (cold, one thread) in 327-340 against 258-292 us (four 10 KiB
+// row groups side by side against one at a time). The Intel cores measured (Sapphire Rapids,
+// Emerald Rapids) were tuned with interleaved streams and software prefetch, and are left so.
 inline bool interleaved_streams_pay() {
   return !host_cpu_info().amd;
 }

@@ -134,15 +134,26 @@ BITLIN_TARGET_AVX512VNNI inline void gemm_block(const kernel_args& a, index_t g,
 // whose bound is that of every path (|sum c*x| <= 256 * K < 2^31).
 constexpr index_t gemv_chunk = index_t{1} << 13;
 
-// One tile (at wb) against its 16 activations (at xb) into the four accumulators of one set.
-BITLIN_TARGET_AVX512VNNI inline __attribute__((always_inline)) void gemv_tile(
-    const std::uint8_t* wb, const std::int8_t* xb, const __m512i (&m)[4], __m512i (&acc)[4]) {
-  if constexpr (gemv_prefetch > 0)
-    _mm_prefetch(reinterpret_cast<const char*>(wb + 64 * gemv_prefetch), _MM_HINT_T0);
-  const __m512i raw = _mm512_load_si512(wb);
+// Tile b of MR row groups (at w, groups gstride apart) into accumulator set u; the four
+// broadcasts of its activations are made once and serve every group.
+template <int MR, int KU>
+BITLIN_TARGET_AVX512VNNI inline __attribute__((always_inline)) void gemv_tiles(
+    const std::uint8_t* w, index_t gstride, const std::int8_t* x, index_t b, int u,
+    const __m512i (&m)[4], __m512i (&acc)[MR][KU][4]) {
+  const std::uint8_t* wb = w + b * 64;
+  const std::int8_t* xb = x + b * 16;
+  const __m512i xv[4] = {broadcast4(xb), broadcast4(xb + 4), broadcast4(xb + 8),
+                         broadcast4(xb + 12)};
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    if constexpr (gemv_prefetch > 0)
+      _mm_prefetch(reinterpret_cast<const char*>(wb + i * gstride + 64 * gemv_prefetch),
+                   _MM_HINT_T0);
+    const __m512i raw = _mm512_load_si512(wb + i * gstride);
 #pragma GCC unroll 4
-  for (int s = 0; s < 4; ++s)
-    acc[s] = _mm512_dpbusd_epi32(acc[s], _mm512_and_si512(raw, m[s]), broadcast4(xb + 4 * s));
+    for (int s = 0; s < 4; ++s)
+      acc[i][u][s] = _mm512_dpbusd_epi32(acc[i][u][s], _mm512_and_si512(raw, m[s]), xv[s]);
+  }
 }
 
 // KU consecutive tiles per step, each with its own four accumulators: MR row groups x 4 shifts x
@@ -171,13 +182,8 @@ BITLIN_TARGET_AVX512VNNI inline void gemv_block(const kernel_args& a, index_t g,
     index_t b = c0;
     for (; b + KU <= c1; b += KU)
 #pragma GCC unroll 2
-      for (int u = 0; u < KU; ++u)
-#pragma GCC unroll 8
-        for (int i = 0; i < MR; ++i)
-          gemv_tile(w + (b + u) * 64 + i * gstride, x + (b + u) * 16, m, acc[i][u]);
-    for (; b < c1; ++b)
-#pragma GCC unroll 8
-      for (int i = 0; i < MR; ++i) gemv_tile(w + b * 64 + i * gstride, x + b * 16, m, acc[i][0]);
+      for (int u = 0; u < KU; ++u) gemv_tiles<MR, KU>(w, gstride, x, b + u, u, m, acc);
+    for (; b < c1; ++b) gemv_tiles<MR, KU>(w, gstride, x, b, 0, m, acc);
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       __m512i sh[4] = {acc[i][0][0], acc[i][0][1], acc[i][0][2], acc[i][0][3]};
@@ -231,9 +237,9 @@ BITLIN_TARGET_AVX512VNNI inline void gemm(const kernel_args& a, index_t g0, inde
   index_t g = g0;
   // One token where interleaved streams do not pay (kernels/tuning.hpp) and a row group is short
   // (at most 16 KiB, K <= 4096): one row group at a time, the weights read as a single stream in
-  // memory order. Longer groups are streams long enough for the prefetchers, and on a Zen 4 four
-  // of them side by side read faster (4096 x 14336 cold, one thread: 775-783 against 861-998 us;
-  // 6912 x 2560: 327-340 against 258-292 us one group at a time).
+  // memory order (Zen 4, 6912 x 2560 cold, one thread: 327-340 us with four groups side by side,
+  // 258-292 us this way). Longer groups are streams long enough for the prefetchers, and there
+  // four side by side stay faster (4096 x 14336 cold: 775-783 against 861-998 us).
   if (t1 - t0 == 1 && a.k_blocks * 64 <= single_stream_max_bytes && !interleaved_streams_pay()) {
     for (; g < g1; ++g) gemv_block<1, 2>(a, g, t0);
     return;
