@@ -22,10 +22,16 @@ constexpr std::array<const kernel_entry<kernel_fn>& (*)(isa), sizeof...(L)> gemm
     type_list<L...>) {
   return {&gemm_kernel_of<L>...};
 }
+template <class... L>
+constexpr std::array<const kernel_entry<kernel_fn>& (*)(isa), sizeof...(L)> lut_gemm_tables(
+    type_list<L...>) {
+  return {&lut_gemm_kernel_of<L>...};
+}
 
 }  // namespace
 
 // Referenced from outside the anonymous namespace so the instantiations are emitted.
 extern const auto bitlin_gemm_kernel_tables = gemm_tables(all_kernel_layouts{});
+extern const auto bitlin_lut_gemm_kernel_tables = lut_gemm_tables(all_kernel_layouts{});
 
 }  // namespace bitlin::detail

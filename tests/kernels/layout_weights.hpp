@@ -25,6 +25,14 @@ bitlin::matrix_i8 random_weights(bitlin::index_t n, bitlin::index_t k, std::mt19
   return w;
 }
 
+// Any int8 uniformly.
+inline bitlin::matrix_i8 random_acts(bitlin::index_t t, bitlin::index_t k, std::mt19937& rng) {
+  std::uniform_int_distribution<int> d(-128, 127);
+  bitlin::matrix_i8 x(t, k);
+  for (bitlin::index_t i = 0; i < x.size(); ++i) x.data()[i] = static_cast<std::int8_t>(d(rng));
+  return x;
+}
+
 // The accumulator extremes over K: weights all -1, all +1, alternating; activations all -128,
 // all +127 and the two alternations (products of +-128 and +-127 of either sign).
 struct extreme_operands {

@@ -28,12 +28,7 @@ namespace {
 using bitlin_test::quick;
 using bitlin_test::random_weights;
 
-matrix_i8 random_acts(index_t t, index_t k, std::mt19937& rng) {
-  std::uniform_int_distribution<int> d(-128, 127);
-  matrix_i8 x(t, k);
-  for (index_t i = 0; i < x.size(); ++i) x.data()[i] = static_cast<std::int8_t>(d(rng));
-  return x;
-}
+using bitlin_test::random_acts;
 
 // Runs X x packed weights on pw's path, with ldx/ldy padded by `pad`, and compares with the
 // oracle `ref` (X x W^T, computed once by the caller for all paths).

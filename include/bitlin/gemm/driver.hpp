@@ -22,6 +22,7 @@
 #include "bitlin/gemm/kernel_weights.hpp"
 #include "bitlin/kernels/dispatch.hpp"
 #include "bitlin/kernels/layouts.hpp"
+#include "bitlin/kernels/lut_gemm/kernels.hpp"
 #include "bitlin/quant/scales.hpp"
 
 namespace bitlin {
@@ -98,6 +99,34 @@ const kernel_entry<kernel_fn>& gemm_kernel_of(isa i)
 }
 #endif
 
+// The lookup-table kernel of (isa, layout), or a null fn where there is none
+// (kernels/lut_gemm/kernels.hpp).
+template <class Layout>
+const kernel_entry<kernel_fn>& lut_gemm_kernel_of(isa i)
+#if BITLIN_KERNEL_TABLES_EXTERN
+    ;
+#else
+{
+  static const auto table =
+      isa_table<kernel_fn>([](auto tag) { return kernels::lut_gemm_kernel(tag, Layout{}); });
+  return table[static_cast<std::size_t>(i)];
+}
+#endif
+
+// Products with at least this many tokens (and lut_min_rows rows) run the lookup-table kernel
+// where the ISA has one (0 never does). Its tables cost about 600 vector operations per 4-5
+// columns per 32 tokens whatever N is, so short products and few rows do not repay them: on Zen
+// 4 (one thread, 2560 x 2560) 16 tokens ran at 0.6-1.0x the tile kernels, 32 tokens at 1.2-1.7x;
+// 640 x 2560 at 128 tokens ran the i2 table at 0.76x (base3 1.17x).
+inline std::atomic<index_t>& lut_min_tokens_setting() {
+  static std::atomic<index_t> v{32};
+  return v;
+}
+inline std::atomic<index_t>& lut_min_rows_setting() {
+  static std::atomic<index_t> v{1024};
+  return v;
+}
+
 // Work split: panels of 64 rows x blocks of up to 96 tokens, panel-major so that a chunk of
 // consecutive items reuses one weight panel from cache across its token blocks.
 constexpr index_t panel_rows = 64;
@@ -167,9 +196,33 @@ void run_gemm(const kernel_weights<Layout>& W, const activation_rows& x, kernel_
   a.x = x.x;
   a.ldxp = x.ld;
   a.xsum = x.xsum;
-  const kernel_fn fn = gemm_kernel_of<Layout>(W.target()).fn;
   const index_t tokens = x.tokens;
   const index_t groups = W.row_groups();
+  const index_t lut_min = lut_min_tokens_setting().load(std::memory_order_relaxed);
+  if (const kernel_fn lut = lut_gemm_kernel_of<Layout>(W.target()).fn;
+      lut != nullptr && lut_min > 0 && tokens >= lut_min &&
+      W.rows() >= lut_min_rows_setting().load(std::memory_order_relaxed)) {
+    // One item per lut_tokens tokens and all rows, so that each table serves every row. When
+    // the token blocks do not share out evenly over the threads, the rows are split too (into at
+    // most four parts of at least 32 groups, 512 rows, so the tables still serve many rows).
+    const index_t tb = lut_tokens;
+    const index_t tblocks = ceil_div(tokens, tb);
+    const index_t threads = ex.threads();
+    index_t parts = 1;
+    while (parts < 4 && (tblocks * parts) % threads != 0 && tblocks * parts < 4 * threads &&
+           groups / (parts + 1) >= 32)
+      ++parts;
+    const index_t part_groups = ceil_div(groups, parts);
+    ex.parallel_for(tblocks * parts, 1, [&](index_t i0, index_t i1) {
+      for (index_t i = i0; i < i1; ++i) {
+        const index_t b = i / parts, p = i % parts;
+        const index_t gb = p * part_groups, ge = std::min(groups, gb + part_groups);
+        if (gb < ge) lut(a, gb, ge, tb * b, std::min(tokens, tb * (b + 1)));
+      }
+    });
+    return;
+  }
+  const kernel_fn fn = gemm_kernel_of<Layout>(W.target()).fn;
   constexpr index_t panel_groups = panel_rows / traits::row_block;
   const index_t panels = ceil_div(groups, panel_groups);
   const index_t tblock = tokens <= token_block ? tokens : token_block;
@@ -228,6 +281,37 @@ inline std::int64_t min_chunk_macs() {
 inline void set_min_chunk_macs(std::int64_t macs) {
   BITLIN_REQUIRE(macs >= 0, value_error, "set_min_chunk_macs: ", macs, " is negative");
   detail::min_chunk_macs_setting().store(macs, std::memory_order_relaxed);
+}
+
+// The token count from which products run the lookup-table kernel where the ISA has one
+// (detail::lut_min_tokens_setting); 0 turns it off (benchmarks compare both).
+inline index_t lut_min_tokens() {
+  return detail::lut_min_tokens_setting().load(std::memory_order_relaxed);
+}
+inline void set_lut_min_tokens(index_t tokens) {
+  BITLIN_REQUIRE(tokens >= 0, value_error, "set_lut_min_tokens: ", tokens, " is negative");
+  detail::lut_min_tokens_setting().store(tokens, std::memory_order_relaxed);
+}
+// ... and the least output rows (detail::lut_min_rows_setting).
+inline index_t lut_min_rows() {
+  return detail::lut_min_rows_setting().load(std::memory_order_relaxed);
+}
+inline void set_lut_min_rows(index_t rows) {
+  BITLIN_REQUIRE(rows >= 0, value_error, "set_lut_min_rows: ", rows, " is negative");
+  detail::lut_min_rows_setting().store(rows, std::memory_order_relaxed);
+}
+// Whether a product of `tokens` tokens with `rows` output rows and weights for ISA i runs the
+// lookup-table kernel.
+template <class Layout>
+bool runs_lut_gemm(isa i, index_t tokens, index_t rows) {
+  const index_t m = lut_min_tokens();
+  return detail::lut_gemm_kernel_of<Layout>(i).fn != nullptr && m > 0 && tokens >= m &&
+         rows >= lut_min_rows();
+}
+// Whether ISA i has a lookup-table kernel for the layout at all.
+template <class Layout>
+bool has_lut_gemm(isa i) {
+  return detail::lut_gemm_kernel_of<Layout>(i).fn != nullptr;
 }
 
 // Which ISA's kernel a product with these weights runs (after the lineage fallback).

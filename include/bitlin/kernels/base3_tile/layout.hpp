@@ -77,6 +77,14 @@ struct kernel_layout_traits<base3_tile> {
   // makes the padded K contribute nothing. Each kernel header states how its own intermediates
   // (int16 partial sums) stay inside that bound.
   static constexpr index_t max_cols = (index_t{1} << 23) - 1;
+  // For the lookup-table GEMM (kernels/lut_gemm/recipe.hpp): four sub-tiles per tile, five digits
+  // per byte, decoded as every kernel of this layout decodes them (so any byte has one meaning).
+  static constexpr int lut_subtiles = 4;
+  static constexpr int lut_planes = 5;
+  static constexpr int lut_radix = 3;
+  static constexpr int lut_digit(std::uint8_t byte, int plane) {
+    return detail::base3_digit(byte, plane);
+  }
 
   // Byte offset of (row n, column k) and the plane inside it.
   static index_t byte_of(index_t k_blocks, index_t n, index_t k, int& plane) {

@@ -31,6 +31,12 @@ struct kernel_layout_traits<i2_tile> {
   // The kernels accumulate sum_k c*x with c = t + 1 <= 2 and |x| <= 128, so |acc| <= 256 * K must
   // stay below 2^31 (each kernel header states how its intermediates stay inside that bound).
   static constexpr index_t max_cols = (index_t{1} << 23) - 1;
+  // For the lookup-table GEMM (kernels/lut_gemm/recipe.hpp): one 64-byte sub-tile per tile, four
+  // 2-bit codes per byte.
+  static constexpr int lut_subtiles = 1;
+  static constexpr int lut_planes = 4;
+  static constexpr int lut_radix = 4;
+  static constexpr int lut_digit(std::uint8_t byte, int plane) { return (byte >> (2 * plane)) & 3; }
 
   static void pack(const Eigen::Ref<const matrix_i8>& q, std::uint8_t* tiles, index_t k_blocks) {
     const index_t groups = (q.rows() + row_block - 1) / row_block;
