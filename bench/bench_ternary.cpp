@@ -2,7 +2,9 @@
 // weights are packed for that ISA, which selects its kernel), and the scalar reference kernel.
 // bitlin_<isa>_b1: the binary (+-1) weights on their 1-bit layout (b1_tile), same shapes, same
 // epilogue, next to the 2-bit ternary rows. bitlin_<isa>_base3: the same trits on the 1.6-bit
-// layout (base3_tile).
+// layout (base3_tile). bitlin_<isa>[_base3]_tiles: where a GEMM runs the lookup-table kernel
+// (kernels/lut_gemm; from 32 tokens and 1024 rows on the ISAs that have it), the same product on
+// the layout's tile kernel, the baseline the table kernel is chosen over.
 //
 // The bitlin number is ternary_gemm_f32 with the epilogue BitLinear uses (per-token activation
 // scale, per-tensor weight scale, float output), so it is comparable with eigen_f32's float output.
@@ -104,6 +106,15 @@ const bitlin::kernel_weights<Layout>& packed_for(layout_data<Layout>& l, bitlin:
   }
   return *slot;
 }
+
+// Runs a product on the tile kernel even where the lookup-table kernel would run it.
+struct tiles_only {
+  bitlin::index_t keep = bitlin::lut_min_tokens();
+  tiles_only() { bitlin::set_lut_min_tokens(0); }
+  ~tiles_only() { bitlin::set_lut_min_tokens(keep); }
+  tiles_only(const tiles_only&) = delete;
+  tiles_only& operator=(const tiles_only&) = delete;
+};
 
 template <class Layout>
 void bitlin_bench(benchmark::State& state, bitlin::isa target, kind k, shape s, index tokens,
@@ -231,6 +242,23 @@ std::vector<impl_bench> ternary_benchmarks(kind k, shape s, index tokens, int th
                    [target, k, s, tokens, threads](benchmark::State& st) {
                      bitlin_bench<bitlin::base3_tile>(st, target, k, s, tokens, threads);
                    }});
+  }
+  if (k == kind::gemm) {
+    for (bitlin::isa target : bitlin::supported_isas()) {
+      const std::string isa = std::string("bitlin_") + bitlin::isa_name(target);
+      if (bitlin::gemm_kernel_path<bitlin::i2_tile>(target) == target &&
+          bitlin::runs_lut_gemm<bitlin::i2_tile>(target, tokens, s.n))
+        out.push_back({isa + "_tiles", [target, k, s, tokens, threads](benchmark::State& st) {
+                         const tiles_only off;
+                         bitlin_bench<bitlin::i2_tile>(st, target, k, s, tokens, threads);
+                       }});
+      if (bitlin::gemm_kernel_path<bitlin::base3_tile>(target) == target &&
+          bitlin::runs_lut_gemm<bitlin::base3_tile>(target, tokens, s.n))
+        out.push_back({isa + "_base3_tiles", [target, k, s, tokens, threads](benchmark::State& st) {
+                         const tiles_only off;
+                         bitlin_bench<bitlin::base3_tile>(st, target, k, s, tokens, threads);
+                       }});
+    }
   }
   return out;
 }

@@ -12,7 +12,9 @@ Benchmark names (Google Benchmark appends /real_time, which is ignored here):
     peak_int8/<instr>/threads:<t>          counter GMACs
 GEMV results are stated as a fraction of the read bandwidth measured by the largest stream_read
 at the same thread count, GEMM results as a fraction of the best peak_int8 at the same thread
-count, both from the same JSON (one run, one machine state). Only the standard library is needed;
+count, both from the same JSON (one run, one machine state); the per-shape tables also state each
+bitlin_<isa>[_<variant>] row against the best peak_int8 of its own ISA (avx2_* for bitlin_avx2*),
+the ceiling of a kernel built on that ISA's multiply (a table kernel can pass it). Only the standard library is needed;
 --png also needs matplotlib.
 """
 
@@ -184,6 +186,19 @@ class Machine:
         vals = [v for v in vals if v]
         return max(vals) if vals else None
 
+    def isa_peak(self, impl, threads):
+        """Best peak_int8 of the ISA a bitlin_<isa>[_<variant>] row runs (None if unmeasured):
+        the limit a kernel written for that ISA's multiply instruction faces."""
+        if not impl.startswith("bitlin_") or not self.peak.get(threads):
+            return None
+        rest = impl[len("bitlin_"):]
+        vals = [
+            v
+            for instr, v in self.peak[threads].items()
+            if rest == instr.split("_vp")[0] or rest.startswith(instr.split("_vp")[0] + "_")
+        ]
+        return max(vals) if vals else None
+
     def peak_instr(self, threads):
         if self.peak.get(threads):
             return max(self.peak[threads], key=self.peak[threads].get)
@@ -281,17 +296,19 @@ def group_tables(products, machine, out):
         out.append(f"### {group_title(key)}")
         out.append("")
         out.append(
-            "| impl | time | G MAC/s | weight GB/s | vs eigen_f32 | vs ref | of stream BW | of int8 peak |"
+            "| impl | time | G MAC/s | weight GB/s | vs eigen_f32 | vs ref | of stream BW "
+            "| of int8 peak | of its ISA's peak |"
         )
-        out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         best = best_bitlin(impls)
         for impl in sorted(impls, key=impl_sort_key):
             run = impls[impl]
             c = run["counters"]
             gmacs, wgbps = c.get("GMACs"), c.get("weight_GBps")
             name = f"**{impl}**" if impl == best else impl
+            ipk = machine.isa_peak(impl, threads)
             out.append(
-                "| {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
                     name,
                     fmt_time(run["time_us"]),
                     fmt_num(gmacs),
@@ -300,6 +317,7 @@ def group_tables(products, machine, out):
                     fmt_ratio(ratio(impls.get("ref"), run)),
                     fmt_pct(wgbps / bw) if (bw and wgbps is not None and kind != "gemm") else "-",
                     fmt_pct(gmacs / pk) if (pk and gmacs is not None) else "-",
+                    fmt_pct(gmacs / ipk) if (ipk and gmacs is not None) else "-",
                 )
             )
         out.append("")

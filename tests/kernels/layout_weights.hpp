@@ -25,6 +25,21 @@ bitlin::matrix_i8 random_weights(bitlin::index_t n, bitlin::index_t k, std::mt19
   return w;
 }
 
+// Sets both thresholds for a scope (the settings are global) and puts them back.
+struct lut_thresholds {
+  bitlin::index_t tokens = bitlin::lut_min_tokens(), rows = bitlin::lut_min_rows();
+  lut_thresholds(bitlin::index_t t, bitlin::index_t r) {
+    bitlin::set_lut_min_tokens(t);
+    bitlin::set_lut_min_rows(r);
+  }
+  ~lut_thresholds() {
+    bitlin::set_lut_min_tokens(tokens);
+    bitlin::set_lut_min_rows(rows);
+  }
+  lut_thresholds(const lut_thresholds&) = delete;
+  lut_thresholds& operator=(const lut_thresholds&) = delete;
+};
+
 // Any int8 uniformly.
 inline bitlin::matrix_i8 random_acts(bitlin::index_t t, bitlin::index_t k, std::mt19937& rng) {
   std::uniform_int_distribution<int> d(-128, 127);

@@ -271,34 +271,40 @@ TEMPLATE_LIST_TEST_CASE("fused epilogue matches the scalar epilogue on every pat
   for (auto& v : ws) v = us(rng);
   for (auto& v : bias) v = ub(rng);
   for (isa path : supported_isas()) {
-    const kernel_weights<L> pw(W, path);
-    for (index_t rpg : {index_t{0}, index_t{1}, index_t{5}}) {
-      for (auto conv : {scale_convention::divide, scale_convention::multiply}) {
-        for (bool with_bias : {false, true}) {
-          gemm_epilogue ep;
-          ep.act_scale = sx.data();
-          ep.weight_scale = ws.data();
-          ep.rows_per_scale_group = rpg;
-          ep.convention = conv;
-          ep.bias = with_bias ? bias.data() : nullptr;
-          matrix_f y(t, n);
-          gemm_f32(pw, X.data(), t, k, ep, y.data(), n);
-          int worst_ulps = 0;
-          for (index_t i = 0; i < t; ++i)
-            for (index_t j = 0; j < n; ++j) {
-              const float w = ws[static_cast<std::size_t>(rpg == 0 ? 0 : j / rpg)];
-              const float a = static_cast<float>(Y(i, j));
-              float e = conv == scale_convention::divide ? a / (sx[i] * w) : a / sx[i] * w;
-              e = detail::opaque(e);
-              if (with_bias) e += bias[j];
-              std::int32_t bi, be;
-              std::memcpy(&bi, &y(i, j), 4);
-              std::memcpy(&be, &e, 4);
-              worst_ulps = std::max(worst_ulps, std::abs(bi - be));
-            }
-          INFO("isa " << isa_name(path) << " rows/group " << rpg << " multiply "
-                      << (conv == scale_convention::multiply) << " bias " << with_bias);
-          REQUIRE(worst_ulps == 0);
+    for (const bool table : {false, true}) {  // the tile kernel, then the lookup-table kernel
+      if (table && !has_lut_gemm<L>(path)) continue;
+      const bitlin_test::lut_thresholds choice(table ? 1 : 0, table ? 1 : 0);
+      const kernel_weights<L> pw(W, path);
+      for (index_t rpg : {index_t{0}, index_t{1}, index_t{5}}) {
+        for (auto conv : {scale_convention::divide, scale_convention::multiply}) {
+          for (bool with_bias : {false, true}) {
+            gemm_epilogue ep;
+            ep.act_scale = sx.data();
+            ep.weight_scale = ws.data();
+            ep.rows_per_scale_group = rpg;
+            ep.convention = conv;
+            ep.bias = with_bias ? bias.data() : nullptr;
+            matrix_f y(t, n);
+            gemm_f32(pw, X.data(), t, k, ep, y.data(), n);
+            int worst_ulps = 0;
+            for (index_t i = 0; i < t; ++i)
+              for (index_t j = 0; j < n; ++j) {
+                const float w = ws[static_cast<std::size_t>(rpg == 0 ? 0 : j / rpg)];
+                const float a = static_cast<float>(Y(i, j));
+                float e = conv == scale_convention::divide ? a / (sx[i] * w) : a / sx[i] * w;
+                e = detail::opaque(e);
+                if (with_bias) e += bias[j];
+                std::int32_t bi, be;
+                std::memcpy(&bi, &y(i, j), 4);
+                std::memcpy(&be, &e, 4);
+                worst_ulps = std::max(worst_ulps, std::abs(bi - be));
+              }
+            INFO("isa " << isa_name(path) << " table kernel " << table << " rows/group " << rpg
+                        << " multiply " << (conv == scale_convention::multiply) << " bias "
+                        << with_bias);
+            REQUIRE(runs_lut_gemm<L>(path, t, n) == table);
+            REQUIRE(worst_ulps == 0);
+          }
         }
       }
     }

@@ -1,8 +1,8 @@
 // The lookup-table GEMM kernels (kernels/lut_gemm) against the reference oracle on every path that
 // has one, bit for bit: forced on for any shape (both thresholds 1) over every N and K tail, token
 // counts around the 32-token table row, K chunks (the kernels' int16 runs) and their tails, the
-// accumulator extremes up to K = 2^20, the float epilogue, thread counts; then the driver's own
-// thresholds and which ISAs have a table kernel.
+// accumulator extremes up to K = 2^20, thread counts; then the driver's own thresholds and which
+// ISAs have a table kernel. (The float epilogue is checked with the other paths' in test_gemm.cpp.)
 #include <bitlin/gemm/ternary_gemm.hpp>
 #include <bitlin/gemm/reference.hpp>
 
@@ -18,24 +18,10 @@ using namespace bitlin;
 
 namespace {
 
+using bitlin_test::lut_thresholds;
 using bitlin_test::quick;
 using bitlin_test::random_acts;
 using bitlin_test::random_weights;
-
-// Sets both thresholds for a scope (the settings are global) and puts them back.
-struct lut_thresholds {
-  index_t tokens = lut_min_tokens(), rows = lut_min_rows();
-  lut_thresholds(index_t t, index_t r) {
-    set_lut_min_tokens(t);
-    set_lut_min_rows(r);
-  }
-  ~lut_thresholds() {
-    set_lut_min_tokens(tokens);
-    set_lut_min_rows(rows);
-  }
-  lut_thresholds(const lut_thresholds&) = delete;
-  lut_thresholds& operator=(const lut_thresholds&) = delete;
-};
 
 // The paths of this CPU that have a table kernel for the layout.
 template <class Layout>
@@ -137,47 +123,6 @@ TEMPLATE_LIST_TEST_CASE("table kernels: accumulator extremes up to K = 2^20", "[
       CHECK(ref(0, 0) == 128 * big);   // all -128 x all -1
       CHECK(ref(1, 1) == 127 * big);   // all +127 x all +1
       CHECK(ref(0, 1) == -128 * big);  // all -128 x all +1
-    }
-  }
-}
-
-TEMPLATE_LIST_TEST_CASE("table kernels: the float epilogue equals the tile kernels' bit for bit",
-                        "[gemm][lut]", all_kernel_layouts) {
-  using L = TestType;
-  std::mt19937 rng(13);
-  std::uniform_real_distribution<float> us(0.01f, 3.0f), ub(-2.0f, 2.0f);
-  const index_t t = 45, n = 77, k = 130;
-  const matrix_i8 W = random_weights<L>(n, k, rng);
-  const matrix_i8 X = random_acts(t, k, rng);
-  std::vector<float> sx(t), bias(n), ws(n);
-  for (auto& v : sx) v = us(rng);
-  for (auto& v : ws) v = us(rng);
-  for (auto& v : bias) v = ub(rng);
-  for (isa path : lut_paths<L>()) {
-    const kernel_weights<L> pw(W, path);
-    for (index_t rpg : {index_t{0}, index_t{1}, index_t{5}}) {
-      for (auto conv : {scale_convention::divide, scale_convention::multiply}) {
-        for (bool with_bias : {false, true}) {
-          gemm_epilogue ep;
-          ep.act_scale = sx.data();
-          ep.weight_scale = ws.data();
-          ep.rows_per_scale_group = rpg;
-          ep.convention = conv;
-          ep.bias = with_bias ? bias.data() : nullptr;
-          matrix_f tiles(t, n), table(t, n);
-          {
-            const lut_thresholds off(0, 0);
-            gemm_f32(pw, X.data(), t, k, ep, tiles.data(), n);
-          }
-          {
-            const lut_thresholds forced(1, 1);
-            REQUIRE(runs_lut_gemm<L>(path, t, n));
-            gemm_f32(pw, X.data(), t, k, ep, table.data(), n);
-          }
-          INFO("isa " << isa_name(path) << " rows/group " << rpg << " bias " << with_bias);
-          REQUIRE(std::memcmp(tiles.data(), table.data(), sizeof(float) * tiles.size()) == 0);
-        }
-      }
     }
   }
 }
