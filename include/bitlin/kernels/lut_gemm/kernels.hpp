@@ -8,6 +8,7 @@
 #include "bitlin/kernels/dispatch.hpp"
 #include "bitlin/kernels/kernel_args.hpp"
 #include "bitlin/kernels/i2_tile/layout.hpp"
+#include "bitlin/kernels/lut_gemm/recipe.hpp"
 #if defined(BITLIN_ARCH_X86)
 #include "bitlin/kernels/lut_gemm/x86/sse41.hpp"
 #include "bitlin/kernels/lut_gemm/x86/avx2.hpp"
