@@ -77,7 +77,7 @@ programs_of() {
 # The tests whose code differs by architecture (kernels, dispatch, quantizers, formats, the
 # layers and model that run on them); the rest is portable C++ the x86 builds already test.
 # BITLIN_FULL=1 builds and runs everything in the cross build.
-aarch64_tests=(test_dispatch test_gemm test_gemm_bit_linear test_kernels_layouts test_kernels_xnor
+aarch64_tests=(test_dispatch test_gemm test_gemm_lut test_gemm_bit_linear test_kernels_layouts test_kernels_xnor
   test_kernels_hamming_tiles test_kernels_rowops
   test_kernels_ops test_quantizers test_pack test_bit_linear test_onebit test_bitnet_model
   test_hamming_index)

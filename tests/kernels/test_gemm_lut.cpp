@@ -53,7 +53,7 @@ void check_lut(isa path, const matrix_i8& W, const matrix_i8& X) {
 
 }  // namespace
 
-TEST_CASE("the x86 SIMD paths have table kernels for the ternary layouts, where they pay") {
+TEST_CASE("the SIMD paths have table kernels for the ternary layouts, where they pay") {
   for (isa p : supported_isas()) {
     CAPTURE(isa_name(p));
     CHECK_FALSE(has_lut_gemm<b1_tile>(p));
@@ -66,6 +66,12 @@ TEST_CASE("the x86 SIMD paths have table kernels for the ternary layouts, where 
       // vpdpbusd's own i2 kernel is the faster one where it exists (kernels/lut_gemm/kernels.hpp)
       const bool vnni = p == isa::avx_vnni || p == isa::avx512vnni || p == isa::avx512icl;
       CHECK(has_lut_gemm<i2_tile>(p) == !vnni);
+      CHECK(has_lut_gemm<base3_tile>(p));
+    }
+#elif defined(BITLIN_ARCH_AARCH64)
+    if (p != isa::scalar) {
+      // as on x86, sdot's own i2 kernel is kept where it exists
+      CHECK(has_lut_gemm<i2_tile>(p) == (p == isa::neon));
       CHECK(has_lut_gemm<base3_tile>(p));
     }
 #endif

@@ -13,6 +13,7 @@
 #include "bitlin/kernels/dispatch.hpp"
 #include "bitlin/kernels/i2_tile/layout.hpp"
 #include "bitlin/kernels/lut_gemm/recipe.hpp"
+#include "bitlin/kernels/lut_gemm/x86/transpose.hpp"
 
 namespace bitlin {
 namespace kernels {
@@ -30,7 +31,8 @@ namespace kernels {
 // The maskz forms: GCC 12 warns (maybe-uninitialized) on the plain ones.
 #define BITLIN_LUT_SLLI32(v, imm) _mm512_maskz_slli_epi32(0xFFFF, v, imm)
 #define BITLIN_LUT_SRAI32(v, imm) _mm512_maskz_srai_epi32(0xFFFF, v, imm)
-#include "bitlin/kernels/lut_gemm/x86/lut_kernel.inc"
+#define BITLIN_LUT_TRANSPOSE16 lut_x86::transpose16
+#include "bitlin/kernels/lut_gemm/lut_kernel.inc"
 
 inline kernel_entry<detail::kernel_fn> lut_gemm_kernel(arch::avx512bw, i2_tile) {
   return make_kernel_entry<arch::avx512bw>(&avx512bw_lut::gemm<i2_tile>);

@@ -13,6 +13,7 @@
 #include "bitlin/kernels/dispatch.hpp"
 #include "bitlin/kernels/i2_tile/layout.hpp"
 #include "bitlin/kernels/lut_gemm/recipe.hpp"
+#include "bitlin/kernels/lut_gemm/x86/transpose.hpp"
 
 namespace bitlin {
 namespace kernels {
@@ -29,7 +30,8 @@ namespace kernels {
 #define BITLIN_LUT_ADD32(a, b) _mm_add_epi32(a, b)
 #define BITLIN_LUT_SLLI32(v, imm) _mm_slli_epi32(v, imm)
 #define BITLIN_LUT_SRAI32(v, imm) _mm_srai_epi32(v, imm)
-#include "bitlin/kernels/lut_gemm/x86/lut_kernel.inc"
+#define BITLIN_LUT_TRANSPOSE16 lut_x86::transpose16
+#include "bitlin/kernels/lut_gemm/lut_kernel.inc"
 
 inline kernel_entry<detail::kernel_fn> lut_gemm_kernel(arch::sse41, i2_tile) {
   return make_kernel_entry<arch::sse41>(&sse41_lut::gemm<i2_tile>);
