@@ -9,7 +9,9 @@
 //   decode tokens/s / (DRAM read GB/s / weight bytes read per token)       target >= 0.85
 //     (decode and head: the read bandwidth measured just before and after their timing loops)
 //   prefill-512 MACs/s (one per ternary weight per token) / int8 peak      target >= 0.40
-// BITLIN_BENCH_MODEL_LAYERS=<n> shrinks the model for a quick try.
+// --layout=i2|base3 packs the ternary projections in that kernel layout (as bitnet_cli --layout;
+// default i2, the 2-bit tile; base3 is the 1.6-bit one). BITLIN_BENCH_MODEL_LAYERS=<n> shrinks
+// the model for a quick try.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -46,11 +48,14 @@ bitnet_config bitnet_2b_config() {
   return c;
 }
 
+ternary_layout g_layout = ternary_layout::i2;
+
 // Built on first use so that --benchmark_filter=stream_read does not pay for it.
 const bitnet_model& model() {
   static const bitnet_model m = [] {
     const auto t0 = std::chrono::steady_clock::now();
-    bitnet_model r = random_bitnet_model(bitnet_2b_config(), 1, dense_storage::bf16);
+    bitnet_model r = random_bitnet_model(bitnet_2b_config(), 1, dense_storage::bf16,
+                                         bitlin::active_isa(), g_layout);
     std::fprintf(stderr, "bench_model: random BitNet-2B-shaped model built in %.1f s, %.1f MB\n",
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
                  static_cast<double>(r.resident_bytes()) / 1e6);
@@ -186,9 +191,33 @@ class summary_reporter : public benchmark::ConsoleReporter {
   }
 };
 
+// Takes --layout=<name> (or --layout <name>) out of argv before Google Benchmark sees it.
+ternary_layout take_layout_flag(int& argc, char** argv) {
+  std::string name = "i2";
+  int out = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind("--layout=", 0) == 0) {
+      name = a.substr(9);
+    } else if (a == "--layout" && i + 1 < argc) {
+      name = argv[++i];
+    } else {
+      argv[out++] = argv[i];
+    }
+  }
+  argc = out;
+  return parse_ternary_layout(name);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  try {
+    g_layout = take_layout_flag(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bitlin_bench_model: %s (--layout takes i2 or base3)\n", e.what());
+    return 2;
+  }
   bitlin_bench::register_machine_benchmarks();
   for (int t : {1, 2}) {
     for (index_t tokens : {128, 512}) {
@@ -218,6 +247,7 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("kernels", bitlin::isa_name(bitlin::active_isa()));
+  benchmark::AddCustomContext("layout", ternary_layout_name(g_layout));
   std::string isas;
   for (const bitlin::isa i : bitlin::supported_isas())
     isas += (isas.empty() ? "" : " ") + std::string(bitlin::isa_name(i));
@@ -228,9 +258,9 @@ int main(int argc, char** argv) {
   // Closing summary: the targets against this run's own limits.
   const bitnet_config c = bitnet_2b_config();
   const bool built = rep.get("model/", "", "resident_MB") != 0.0;
-  std::printf("\n== BitNet-2B-shaped model (%ld layers), kernels %s, on %s ==\n",
+  std::printf("\n== BitNet-2B-shaped model (%ld layers), kernels %s, layout %s, on %s ==\n",
               static_cast<long>(c.num_hidden_layers), bitlin::isa_name(bitlin::active_isa()),
-              bitlin_bench::cpu_model().c_str());
+              ternary_layout_name(g_layout), bitlin_bench::cpu_model().c_str());
   if (built) {
     const double bytes = static_cast<double>(model().bytes_read_per_token());
     const double bytes8 = static_cast<double>(model_int8_head().bytes_read_per_token());

@@ -93,18 +93,20 @@ struct random_model_parts {
   }
 
   // The single-process model (tp_groups > 1: its layers use the groups that many ranks use).
-  bitnet_model build(isa target = active_isa(), int tp_groups = 1) const {
+  bitnet_model build(isa target = active_isa(), int tp_groups = 1,
+                     ternary_layout layout = ternary_layout::i2) const {
     std::vector<transformer_block> layers;
     layers.reserve(blocks.size());
-    for (const auto& w : blocks) layers.emplace_back(config, w, target, tp_groups);
+    for (const auto& w : blocks) layers.emplace_back(config, w, target, tp_groups, layout);
     return bitnet_model(config, embed, std::move(layers), final_norm, head);
   }
 };
 
 inline bitnet_model random_bitnet_model(const bitnet_config& c, std::uint64_t seed,
                                         dense_storage embed_storage = dense_storage::bf16,
-                                        isa target = active_isa()) {
-  return random_model_parts(c, seed, embed_storage).build(target);
+                                        isa target = active_isa(),
+                                        ternary_layout layout = ternary_layout::i2) {
+  return random_model_parts(c, seed, embed_storage).build(target, 1, layout);
 }
 
 }  // namespace bitlin::model
