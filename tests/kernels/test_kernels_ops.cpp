@@ -215,6 +215,30 @@ TEST_CASE("dense product: every path agrees with the exact product and the scala
   }
 }
 
+TEST_CASE("dense product: a token's outputs do not depend on the batch it is in",
+          "[kernels][ops][dense]") {
+  // Decode (one token) and prefill (many) must give bit-identical logits on each path, so every
+  // block shape of a kernel sums a (row, token) in the same order.
+  for (const dense_storage st : {dense_storage::f32, dense_storage::bf16}) {
+    for (const index_t cols : {7, 32, 33, 95, 2560}) {
+      const index_t rows = 37, tokens = 7;
+      const dense_matrix W =
+          dense_matrix::from_f32(random_matrix(rows, cols, 5u + static_cast<unsigned>(cols)), st);
+      const matrix_f X = random_matrix(tokens, cols, 41u + static_cast<unsigned>(cols));
+      for (const isa p : supported_isas()) {
+        CAPTURE(dense_storage_name(st), cols, isa_name(p));
+        matrix_f all(tokens, rows);
+        W.multiply(X.data(), tokens, cols, all.data(), rows, serial(), p);
+        for (index_t t = 0; t < tokens; ++t) {
+          matrix_f one(1, rows);
+          W.multiply(X.data() + t * cols, 1, cols, one.data(), rows, serial(), p);
+          CHECK((one.row(0).array() == all.row(t).array()).all());
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("int8 row kernels: every path equals the scalar one exactly, extremes included",
           "[kernels][ops][int8_head]") {
   std::mt19937_64 g(5);
