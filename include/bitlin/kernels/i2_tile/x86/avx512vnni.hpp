@@ -36,7 +36,6 @@ constexpr int gemm_nt = 6;  // tokens per register block
 // Software prefetch distance in tiles for the GEMV streams: measured best at 16 (1 KiB ahead per
 // stream) for DRAM-resident weights; hardware prefetch alone left ~25 % of the bandwidth unused.
 constexpr index_t gemv_prefetch = 16;
-constexpr index_t single_stream_max_bytes = 16384;  // see gemm
 
 BITLIN_TARGET_AVX512VNNI inline __m512i broadcast4(const std::int8_t* p) {
   std::int32_t v;

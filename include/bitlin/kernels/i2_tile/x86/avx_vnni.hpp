@@ -17,6 +17,7 @@
 #include "bitlin/config/arch.hpp"
 #include "bitlin/kernels/dispatch.hpp"
 #include "bitlin/kernels/i2_tile/layout.hpp"
+#include "bitlin/kernels/tuning.hpp"
 
 namespace bitlin {
 namespace kernels {
