@@ -163,6 +163,27 @@ TEMPLATE_LIST_TEST_CASE("adversarial inputs up to K = 2^20 do not overflow, ever
   }
 }
 
+// The GEMVs that split K into several sets of int16 partial sums are bounded per set; a chunk's
+// left-over blocks must not pile onto one set. Every block count up to 300 (K up to 4800, past
+// the single-stream limit of 4096), with and without a partial last block, at the extremes.
+TEMPLATE_LIST_TEST_CASE("adversarial GEMV at every K block count does not overflow, every path",
+                        "[gemm]", all_kernel_layouts) {
+  using L = TestType;
+  INFO("layout " << kernel_layout_traits<L>::name);
+  for (index_t blocks = 1; blocks <= 300; ++blocks)
+    for (index_t k : {16 * blocks - 1, 16 * blocks}) {
+      INFO("k " << k);
+      const bitlin_test::extreme_operands ops(k);
+      const matrix_i32 ref = reference_gemm(ops.X, ops.W);
+      for (isa path : supported_isas()) {
+        INFO("isa " << isa_name(path));
+        const kernel_weights<L> pw(ops.W, path);
+        for (index_t t = 0; t < ops.X.rows(); ++t)
+          check_packed(pw, matrix_i8(ops.X.middleRows(t, 1)), matrix_i32(ref.middleRows(t, 1)));
+      }
+    }
+}
+
 TEMPLATE_LIST_TEST_CASE("results do not depend on the executor or thread count", "[gemm][threads]",
                         all_kernel_layouts) {
   using L = TestType;
