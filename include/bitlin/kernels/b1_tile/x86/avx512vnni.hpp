@@ -12,6 +12,7 @@
 #include "bitlin/config/arch.hpp"
 #include "bitlin/kernels/b1_tile/layout.hpp"
 #include "bitlin/kernels/dispatch.hpp"
+#include "bitlin/kernels/tuning.hpp"
 
 namespace bitlin {
 namespace kernels {
