@@ -6,6 +6,7 @@
 #include <bitlin/gemm/activation_buffer.hpp>
 #include <bitlin/gemm/ternary_gemm.hpp>
 #include <bitlin/gemm/reference.hpp>
+#include <bitlin/kernels/tuning.hpp>
 #include <bitlin/pack/ternary_i2.hpp>
 
 #include <cmath>
@@ -182,6 +183,38 @@ TEMPLATE_LIST_TEST_CASE("adversarial GEMV at every K block count does not overfl
           check_packed(pw, matrix_i8(ops.X.middleRows(t, 1)), matrix_i32(ref.middleRows(t, 1)));
       }
     }
+}
+
+// A GEMV reads its weights as one stream or as several side by side, as the host CPU decides
+// (kernels/tuning.hpp), and the two walks run different code; each host checks both, at the
+// extremes, on both sides of the one-stream limit of every layout (16 KiB per row group).
+TEMPLATE_LIST_TEST_CASE("both GEMV walks of memory give the reference result, every path", "[gemm]",
+                        all_kernel_layouts) {
+  using L = TestType;
+  INFO("layout " << kernel_layout_traits<L>::name);
+  std::mt19937 rng(11);
+  const index_t n = 70;  // four row groups and a partial one
+  for (index_t k : {1, 80, 1000, 4096, 4112, 5120, 5200, 8192, 8224, 16400}) {
+    INFO("k " << k);
+    const bitlin_test::extreme_operands ops(k);
+    matrix_i8 W(n, k);
+    for (index_t r = 0; r < n; ++r)
+      W.row(r) = r % 4 == 3 ? matrix_i8(random_weights<L>(1, k, rng)) : matrix_i8(ops.W.row(r % 3));
+    matrix_i8 X(ops.X.rows() + 1, k);
+    X.topRows(ops.X.rows()) = ops.X;
+    X.bottomRows(1) = random_acts(1, k, rng);
+    const matrix_i32 ref = reference_gemm(X, W);
+    for (const bool interleaved : {false, true}) {
+      INFO("interleaved streams " << interleaved);
+      const kernels::stream_walk_guard walk(interleaved);
+      for (isa path : supported_isas()) {
+        INFO("isa " << isa_name(path));
+        const kernel_weights<L> pw(W, path);
+        for (index_t t = 0; t < X.rows(); ++t)
+          check_packed(pw, matrix_i8(X.middleRows(t, 1)), matrix_i32(ref.middleRows(t, 1)));
+      }
+    }
+  }
 }
 
 TEMPLATE_LIST_TEST_CASE("results do not depend on the executor or thread count", "[gemm][threads]",

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bitlin/kernels/tuning.hpp"
 #include "bitlin/layers/attention.hpp"
 #include "bitlin/layers/dense_linear.hpp"
 #include "bitlin/layers/int8_linear.hpp"
@@ -229,10 +230,16 @@ TEST_CASE("dense product: a token's outputs do not depend on the batch it is in"
         CAPTURE(dense_storage_name(st), cols, isa_name(p));
         matrix_f all(tokens, rows);
         W.multiply(X.data(), tokens, cols, all.data(), rows, serial(), p);
-        for (index_t t = 0; t < tokens; ++t) {
-          matrix_f one(1, rows);
-          W.multiply(X.data() + t * cols, 1, cols, one.data(), rows, serial(), p);
-          CHECK((one.row(0).array() == all.row(t).array()).all());
+        // One token walks the rows one at a time or side by side, as the host decides
+        // (kernels/tuning.hpp): both walks, on every host.
+        for (const bool interleaved : {false, true}) {
+          CAPTURE(interleaved);
+          const kernels::stream_walk_guard walk(interleaved);
+          for (index_t t = 0; t < tokens; ++t) {
+            matrix_f one(1, rows);
+            W.multiply(X.data() + t * cols, 1, cols, one.data(), rows, serial(), p);
+            CHECK((one.row(0).array() == all.row(t).array()).all());
+          }
         }
       }
     }

@@ -1,6 +1,8 @@
 // Tuning facts about the host CPU that change how a kernel walks memory, never what it computes
-// (so both sides of each choice give identical results and the tests of either cover both).
+// (both sides of each choice give identical results; the tests force each side, stream_walk_guard).
 #pragma once
+
+#include <atomic>
 
 #include "bitlin/config/cpu.hpp"
 #include "bitlin/core/types.hpp"
@@ -26,9 +28,31 @@ inline bool software_prefetch_pays() {
 // VNNI ternary GEMV of 6912 x 2560 (cold, one thread) in 327-340 against 258-292 us (four 10 KiB
 // row groups side by side against one at a time). The Intel cores measured (Sapphire Rapids,
 // Emerald Rapids) were tuned with interleaved streams and software prefetch, and are left so.
-inline bool interleaved_streams_pay() {
-  return !host_cpu_info().amd;
+// -1: the host decides; 0 / 1: forced by a stream_walk_guard.
+inline std::atomic<int>& forced_stream_walk() {
+  static std::atomic<int> forced{-1};
+  return forced;
 }
+
+inline bool interleaved_streams_pay() {
+  const int forced = forced_stream_walk().load(std::memory_order_relaxed);
+  return forced >= 0 ? forced == 1 : !host_cpu_info().amd;
+}
+
+// While alive, every GEMV walks memory the given way whatever the host, so that one machine can
+// check both walks (the tests do) or time them side by side. Not for concurrent use with other
+// guards; results never depend on it.
+class stream_walk_guard {
+ public:
+  explicit stream_walk_guard(bool interleaved)
+      : previous_(forced_stream_walk().exchange(interleaved ? 1 : 0)) {}
+  ~stream_walk_guard() { forced_stream_walk().store(previous_); }
+  stream_walk_guard(const stream_walk_guard&) = delete;
+  stream_walk_guard& operator=(const stream_walk_guard&) = delete;
+
+ private:
+  int previous_;
+};
 
 // Where interleaved streams do not pay, the longest row group (bytes) a GEMV still reads alone:
 // longer ones are streams long enough for the prefetchers, and there several side by side stay
