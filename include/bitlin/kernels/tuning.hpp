@@ -21,6 +21,12 @@ inline bool software_prefetch_pays() {
   return !host_cpu_info().amd;
 }
 
+// -1: the host decides; 0 / 1: forced by a stream_walk_guard.
+inline std::atomic<int>& forced_stream_walk() {
+  static std::atomic<int> forced{-1};
+  return forced;
+}
+
 // Whether a GEMV may read several rows (or row groups) side by side, as interleaved streams that
 // restart every pass, or should read one at a time in memory order, a single sequential stream.
 // On a Zen 4 the interleaved streams read at a fraction of the rate: the int8 head at half (four
@@ -28,12 +34,6 @@ inline bool software_prefetch_pays() {
 // VNNI ternary GEMV of 6912 x 2560 (cold, one thread) in 327-340 against 258-292 us (four 10 KiB
 // row groups side by side against one at a time). The Intel cores measured (Sapphire Rapids,
 // Emerald Rapids) were tuned with interleaved streams and software prefetch, and are left so.
-// -1: the host decides; 0 / 1: forced by a stream_walk_guard.
-inline std::atomic<int>& forced_stream_walk() {
-  static std::atomic<int> forced{-1};
-  return forced;
-}
-
 inline bool interleaved_streams_pay() {
   const int forced = forced_stream_walk().load(std::memory_order_relaxed);
   return forced >= 0 ? forced == 1 : !host_cpu_info().amd;
@@ -58,6 +58,12 @@ class stream_walk_guard {
 // longer ones are streams long enough for the prefetchers, and there several side by side stay
 // faster (Zen 4, AVX-512 VNNI, 4096 x 14336 cold: 775-783 us four at a time against 861-998).
 constexpr index_t single_stream_max_bytes = 16384;
+
+// Whether a one-token product reads its row groups one at a time (group_bytes each): the one
+// decision every tile kernel's GEMV takes from the two facts above.
+inline bool gemv_reads_one_group(index_t group_bytes) {
+  return group_bytes <= single_stream_max_bytes && !interleaved_streams_pay();
+}
 
 }  // namespace kernels
 }  // namespace bitlin

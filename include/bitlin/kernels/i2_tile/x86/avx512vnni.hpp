@@ -242,7 +242,7 @@ BITLIN_TARGET_AVX512VNNI inline void gemm(const kernel_args& a, index_t g0, inde
   // memory order (Zen 4, 6912 x 2560 cold, one thread: 327-340 us with four groups side by side,
   // 258-292 us this way). Longer groups are streams long enough for the prefetchers, and there
   // four side by side stay faster (4096 x 14336 cold: 775-783 against 861-998 us).
-  if (t1 - t0 == 1 && a.k_blocks * 64 <= single_stream_max_bytes && !interleaved_streams_pay()) {
+  if (t1 - t0 == 1 && gemv_reads_one_group(a.k_blocks * 64)) {
     for (; g < g1; ++g) gemv_block<1, 2>(a, g, t0);
     return;
   }
