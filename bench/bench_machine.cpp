@@ -20,6 +20,8 @@
 #define BITLIN_BENCH_X86 1
 #endif
 
+#include <bitlin/config/cpu.hpp>
+
 #include "bench_support.hpp"
 
 namespace bitlin_bench {
@@ -302,6 +304,40 @@ __attribute__((target("avx2"), noinline)) void peak_vpmaddubsw_i16_ymm(const std
 #undef STEP
 #undef SUM
 }
+#if defined(BITLIN_HAS_AMX_KERNEL)
+// AMX: four tdpbsud on independent accumulator tiles (tmm0-3) from operand tiles loaded once; the
+// tile state is per thread, so each call configures it and releases it at the end.
+__attribute__((noinline)) void peak_tdpbsud(const std::int8_t*, std::int64_t reps,
+                                            std::int32_t* out) {
+  struct alignas(64) config {
+    std::uint8_t palette = 1, start_row = 0, reserved[14] = {};
+    std::uint16_t colsb[16] = {};
+    std::uint8_t rows[16] = {};
+  } cfg;
+  for (int i = 0; i < 8; ++i) {
+    cfg.colsb[i] = 64;
+    cfg.rows[i] = 16;
+  }
+  alignas(64) static std::int8_t operand[1024];
+  for (int i = 0; i < 1024; ++i) operand[i] = static_cast<std::int8_t>(i * 7 + 3);
+  __asm__ volatile("ldtilecfg %0" : : "m"(cfg) : "memory");
+  __asm__ volatile(
+      "tilezero %%tmm0\n\ttilezero %%tmm1\n\ttilezero %%tmm2\n\ttilezero %%tmm3\n\t"
+      "tileloadd (%0,%1,1), %%tmm4\n\ttileloadd (%0,%1,1), %%tmm5\n\t"
+      "tileloadd (%0,%1,1), %%tmm6\n\ttileloadd (%0,%1,1), %%tmm7"
+      :
+      : "r"(operand), "r"(64L)
+      : "memory");
+  for (std::int64_t r = 0; r < reps; ++r)
+    __asm__ volatile(
+        "tdpbsud %%tmm6, %%tmm4, %%tmm0\n\ttdpbsud %%tmm7, %%tmm4, %%tmm1\n\t"
+        "tdpbsud %%tmm6, %%tmm5, %%tmm2\n\ttdpbsud %%tmm7, %%tmm5, %%tmm3" ::);
+  alignas(64) std::int32_t acc[256];
+  __asm__ volatile("tilestored %%tmm0, (%0,%1,1)" : : "r"(acc), "r"(64L) : "memory");
+  __asm__ volatile("tilerelease" ::: "memory");
+  for (int i = 0; i < 16; ++i) out[i] = acc[i];
+}
+#endif
 #endif
 
 using peak_fn = void (*)(const std::int8_t*, std::int64_t, std::int32_t*);
@@ -337,6 +373,11 @@ std::vector<peak_variant> peak_variants() {
   v.push_back({"avx512bw_vpmaddubsw_i16_zmm", peak_vpmaddubsw_i16_zmm, 8 * 64, avx512bw});
   v.push_back({"avx2_vpmaddubsw_ymm", peak_vpmaddubsw_ymm, 8 * 32, avx2});
   v.push_back({"avx2_vpmaddubsw_i16_ymm", peak_vpmaddubsw_i16_ymm, 8 * 32, avx2});
+#if defined(BITLIN_HAS_AMX_KERNEL)
+  // bitlin's detection also asks the kernel for the tile state.
+  v.push_back({"amx_tdpbsud", peak_tdpbsud, 4 * 16 * 16 * 64,
+               bitlin::isa_supported(bitlin::isa::avx512amx)});
+#endif
 #endif
   return v;
 }

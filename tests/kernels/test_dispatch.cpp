@@ -2,6 +2,8 @@
 #include <bitlin/gemm/ternary_gemm.hpp>
 
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "catch.hpp"
@@ -44,6 +46,7 @@ TEST_CASE("set_active_isa and BITLIN_ISA select the path") {
 
 TEST_CASE("detection agrees with the lineage and the compiler's own checks") {
   // Each extension implies the one it builds on.
+  if (isa_detected(isa::avx512amx)) CHECK(isa_detected(isa::avx512icl));
   if (isa_detected(isa::avx512icl)) CHECK(isa_detected(isa::avx512vnni));
   if (isa_detected(isa::avx512vnni)) CHECK(isa_detected(isa::avx512bw));
   if (isa_detected(isa::avx512bw)) CHECK(isa_detected(isa::avx2));
@@ -66,6 +69,14 @@ TEST_CASE("detection agrees with the lineage and the compiler's own checks") {
   CHECK(isa_detected(isa::avx512icl) ==
         (isa_detected(isa::avx512vnni) && __builtin_cpu_supports("avx512vpopcntdq") &&
          __builtin_cpu_supports("avx512bitalg")));
+  // AMX needs the CPU flags and the kernel's grant; a kernel that does not list the flags never
+  // grants the state. (Only this direction: under qemu-user /proc/cpuinfo is the host's.)
+  if (std::ifstream cpuinfo("/proc/cpuinfo"); cpuinfo) {
+    const std::string all((std::istreambuf_iterator<char>(cpuinfo)),
+                          std::istreambuf_iterator<char>());
+    if (all.find(" amx_int8") == std::string::npos || all.find(" amx_tile") == std::string::npos)
+      CHECK_FALSE(isa_detected(isa::avx512amx));
+  }
 #endif
 }
 

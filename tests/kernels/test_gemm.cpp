@@ -69,13 +69,14 @@ TEST_CASE("supported_isas lists scalar first and each path once") {
   CHECK(s.front() == isa::scalar);
   CHECK(s.back() == best_isa());
   for (isa i : s) CHECK(parse_isa(isa_name(i)) == i);
-  // Both weight layouts have their own kernel on every SIMD path of this CPU except avx512icl
+  // Every weight layout has its own kernel on every SIMD path of this CPU except avx512icl
   // (whose own kernels are the popcount ones), which runs avx512vnni's.
   for (isa i : s) {
     CAPTURE(isa_name(i));
     const isa own = i == isa::avx512icl ? isa::avx512vnni : i;
     CHECK(gemm_kernel_path<i2_tile>(i) == own);
     CHECK(gemm_kernel_path<b1_tile>(i) == own);
+    CHECK(gemm_kernel_path<base3_tile>(i) == own);
   }
 }
 
@@ -113,6 +114,38 @@ TEMPLATE_LIST_TEST_CASE("token counts 1..17, 32 and 128, every path", "[gemm]",
       check_case<L>(path, W, random_acts(t, 150, rng), t % 2 ? 0 : 3);
     check_case<L>(path, W, random_acts(32, 150, rng));
     check_case<L>(path, random_weights<L>(70, 200, rng), random_acts(128, 200, rng), 1);
+  }
+}
+
+// Products of many tokens meet the kernels that take whole tiles of 16 tokens (AMX) and K in
+// segments: token counts on both sides of 16 and 32, K ending inside a 64-wide step and at the
+// segment edges (8 steps), odd row group counts, more than one token block, and the extremes at
+// K up to 2^20 with 33 tokens (two whole token tiles and a remainder).
+TEMPLATE_LIST_TEST_CASE("many-token products: token tiles, K segments and extremes, every path",
+                        "[gemm]", all_kernel_layouts) {
+  using L = TestType;
+  INFO("layout " << kernel_layout_traits<L>::name);
+  std::mt19937 rng(7);
+  for (isa path : supported_isas()) {
+    for (index_t k : {1, 63, 64, 65, 511, 512, 513, 1030}) {
+      const matrix_i8 W = random_weights<L>(49, k, rng);
+      for (index_t t : {16, 31, 33, 50})
+        check_case<L>(path, W, random_acts(t, k, rng), t % 2 ? 5 : 0);
+    }
+    for (index_t n : {1, 16, 17, 64, 65})
+      check_case<L>(path, random_weights<L>(n, 300, rng), random_acts(96 + 19, 300, rng));
+  }
+  const index_t big = index_t{1} << 20;
+  for (index_t k : {index_t{4097}, big - 3, big}) {
+    if (quick() && k != big) continue;
+    const bitlin_test::extreme_operands ops(k);
+    matrix_i8 X(33, k);
+    for (index_t t = 0; t < X.rows(); ++t) X.row(t) = ops.X.row(t % 4);
+    const matrix_i32 ref = reference_gemm(X, ops.W);
+    for (isa path : supported_isas()) {
+      INFO("isa " << isa_name(path));
+      check_packed(kernel_weights<L>(ops.W, path), X, ref);
+    }
   }
 }
 

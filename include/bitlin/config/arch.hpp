@@ -36,6 +36,12 @@
     (defined(__clang__) ? __clang_major__ >= 12 : (defined(__GNUC__) && __GNUC__ >= 11))
 #define BITLIN_HAS_AVX_VNNI_KERNEL 1
 #endif
+// AMX-INT8 tile intrinsics under a function-level target (GCC 11, clang 12) and the Linux
+// permission request for the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM, Linux 5.16).
+#if defined(BITLIN_ARCH_X86) && defined(__linux__) && \
+    (defined(__clang__) ? __clang_major__ >= 12 : (defined(__GNUC__) && __GNUC__ >= 11))
+#define BITLIN_HAS_AMX_KERNEL 1
+#endif
 #if defined(BITLIN_ARCH_AARCH64) &&    \
     (defined(__ARM_FEATURE_DOTPROD) || \
      (defined(__clang__) ? __clang_major__ >= 16 : defined(__GNUC__)))
@@ -46,10 +52,13 @@ namespace bitlin {
 
 // What the CPU reports, unprocessed: each tag reads the bits it needs.
 struct cpu_info {
-  // x86: cpuid leaf 1 (ecx), leaf 7 subleaf 0 (ebx, ecx), leaf 7 subleaf 1 (eax), and XCR0 (the
-  // register state the operating system saves: a CPU flag without it still faults).
-  std::uint32_t leaf1_ecx = 0, leaf7_ebx = 0, leaf7_ecx = 0, leaf7_1_eax = 0;
+  // x86: cpuid leaf 1 (ecx), leaf 7 subleaf 0 (ebx, ecx, edx), leaf 7 subleaf 1 (eax), and XCR0
+  // (the register state the operating system saves: a CPU flag without it still faults).
+  std::uint32_t leaf1_ecx = 0, leaf7_ebx = 0, leaf7_ecx = 0, leaf7_edx = 0, leaf7_1_eax = 0;
   std::uint64_t xcr0 = 0;
+  // x86 Linux: the kernel granted this process the AMX tile data state (it is enabled per process
+  // on request, so XCR0 alone does not make the tile instructions usable).
+  bool amx_permitted = false;
   // x86: the vendor string of cpuid leaf 0 is "AuthenticAMD" (a tuning hint for kernels whose best
   // memory access pattern differs between vendors; never a reason to pick an ISA).
   bool amd = false;
@@ -145,6 +154,27 @@ struct avx512icl : avx512vnni {
       "-mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512vpopcntdq -mavx512bitalg";
   static bool detected(const cpu_info& c) {
     return avx512vnni::detected(c) && detail::bit(c.leaf7_ecx, 14) && detail::bit(c.leaf7_ecx, 12);
+  }
+};
+
+// AMX-INT8 (Sapphire Rapids and later Xeons) on top of the AVX-512 ICL set: tdpbsud multiplies
+// a 16 x 64 tile of int8 activations by a 16 x 64 tile of unsigned weight codes into 16 x 16 int32
+// sums, 16384 multiply-adds per instruction. Only the ternary GEMM of many tokens has its own
+// kernel (one token, and the token remainder below a tile, run avx512vnni's).
+struct avx512amx : avx512icl {
+  static constexpr const char* name = "avx512amx";
+  static constexpr const char* flags =
+      "-mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512vpopcntdq -mavx512bitalg -mamx-tile "
+      "-mamx-int8";
+#if defined(BITLIN_HAS_AMX_KERNEL)
+  static constexpr bool compiled = true;
+#else
+  static constexpr bool compiled = false;
+#endif
+  static bool detected(const cpu_info& c) {
+    const bool os_tiles = (c.xcr0 & 0x60000) == 0x60000;  // XTILECFG, XTILEDATA
+    return avx512icl::detected(c) && detail::bit(c.leaf7_edx, 24) && detail::bit(c.leaf7_edx, 25) &&
+           os_tiles && c.amx_permitted;
   }
 };
 

@@ -20,6 +20,10 @@
 
 #if defined(BITLIN_ARCH_X86)
 #include <cpuid.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #elif defined(BITLIN_ARCH_AARCH64) && defined(__linux__)
 #include <sys/auxv.h>
 #endif
@@ -28,7 +32,8 @@
 // config/arch.hpp, its name here, its kernel headers.
 #define BITLIN_FOR_EACH_ISA(X) \
   X(scalar)                    \
-  X(sse41) X(avx2) X(avx_vnni) X(avx512bw) X(avx512vnni) X(avx512icl) X(neon) X(neon_dotprod)
+  X(sse41)                     \
+  X(avx2) X(avx_vnni) X(avx512bw) X(avx512vnni) X(avx512icl) X(avx512amx) X(neon) X(neon_dotprod)
 
 namespace bitlin {
 
@@ -122,7 +127,8 @@ constexpr bool isa_compiled(isa i) {
 }
 
 // The best path the compiler flags alone guarantee (e.g. -march=native on a Sapphire Rapids CPU
-// gives avx512icl). Informational: run-time support is always decided by detection. `static` so
+// gives avx512icl; never avx512amx, which needs the kernel's grant of the tile state as well).
+// Informational: run-time support is always decided by detection. `static` so
 // that translation units built with different flags each keep their own answer (no ODR conflict).
 static constexpr isa compile_time_isa() {
 #if defined(__AVX512VPOPCNTDQ__) && defined(__AVX512BITALG__) && defined(__AVX512VNNI__) && \
@@ -167,11 +173,19 @@ inline cpu_info read_cpu_info() {
     __cpuid_count(7, 0, a, b, cx, d);
     c.leaf7_ebx = b;
     c.leaf7_ecx = cx;
+    c.leaf7_edx = d;
     if (a >= 1) {
       __cpuid_count(7, 1, a, b, cx, d);
       c.leaf7_1_eax = a;
     }
   }
+#if defined(__linux__)
+  // AMX-TILE and AMX-INT8 with XTILECFG/XTILEDATA in XCR0: ask for the tile data state
+  // (ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18). Granted once, for the whole process;
+  // a kernel without the call (before 5.16) refuses and the AMX path is simply not detected.
+  if (((c.leaf7_edx >> 24) & 3u) == 3u && (c.xcr0 & 0x60000) == 0x60000)
+    c.amx_permitted = syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+#endif
 #elif defined(BITLIN_ARCH_AARCH64) && defined(__linux__)
   c.hwcap = getauxval(AT_HWCAP);
 #endif

@@ -128,7 +128,8 @@ inline std::atomic<index_t>& lut_min_rows_setting() {
 }
 
 // Work split: panels of 64 rows x blocks of up to 96 tokens, panel-major so that a chunk of
-// consecutive items reuses one weight panel from cache across its token blocks.
+// consecutive items reuses one weight panel from cache across its token blocks, or token-major
+// where the kernel's entry asks for it (kernel_entry::token_major).
 constexpr index_t panel_rows = 64;
 constexpr index_t token_block = 96;
 
@@ -222,7 +223,9 @@ void run_gemm(const kernel_weights<Layout>& W, const activation_rows& x, kernel_
     });
     return;
   }
-  const kernel_fn fn = gemm_kernel_of<Layout>(W.target()).fn;
+  const kernel_entry<kernel_fn>& entry = gemm_kernel_of<Layout>(W.target());
+  const kernel_fn fn = entry.fn;
+  const bool token_major = entry.token_major;
   constexpr index_t panel_groups = panel_rows / traits::row_block;
   const index_t panels = ceil_div(groups, panel_groups);
   const index_t tblock = tokens <= token_block ? tokens : token_block;
@@ -240,7 +243,8 @@ void run_gemm(const kernel_weights<Layout>& W, const activation_rows& x, kernel_
   }
   ex.parallel_for(panels * tblocks, grain, [&](index_t i0, index_t i1) {
     for (index_t i = i0; i < i1; ++i) {
-      const index_t p = i / tblocks, b = i % tblocks;
+      const index_t p = token_major ? i % panels : i / tblocks;
+      const index_t b = token_major ? i / panels : i % tblocks;
       fn(a, p * panel_groups, std::min(groups, (p + 1) * panel_groups), b * tblock,
          std::min(tokens, (b + 1) * tblock));
     }

@@ -30,12 +30,17 @@ template <class Fn>
 struct kernel_entry {
   Fn fn = nullptr;
   isa path = isa::scalar;  // the ISA the kernel was written for (may be an ancestor of the row)
+  // For product kernels, the order of the driver's (row panel x token block) items: false =
+  // panel-major (each weight panel is reused from cache across its token blocks), true =
+  // token-major (each token block's activations are reused across the panels), for kernels that
+  // read the activations as whole tiles and the unpacked weights from L1.
+  bool token_major = false;
 };
 
 // The entry for a kernel written for Tag.
 template <class Tag, class Fn>
-constexpr kernel_entry<Fn> make_kernel_entry(Fn fn) {
-  return {fn, isa_of<Tag>()};
+constexpr kernel_entry<Fn> make_kernel_entry(Fn fn, bool token_major = false) {
+  return {fn, isa_of<Tag>(), token_major};
 }
 
 // table[i] = lookup(tag of row i) for compiled rows, lookup(arch::scalar) otherwise.

@@ -10,6 +10,7 @@
 #include "bitlin/kernels/b1_tile/x86/avx_vnni.hpp"
 #include "bitlin/kernels/b1_tile/x86/avx512bw.hpp"
 #include "bitlin/kernels/b1_tile/x86/avx512vnni.hpp"
+#include "bitlin/kernels/b1_tile/x86/avx512amx.hpp"
 #endif
 #if defined(BITLIN_ARCH_AARCH64)
 #include "bitlin/kernels/b1_tile/arm/neon.hpp"

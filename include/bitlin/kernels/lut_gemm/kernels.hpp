@@ -37,6 +37,10 @@ inline kernel_entry<detail::kernel_fn> lut_gemm_kernel(arch::avx_vnni, i2_tile) 
 inline kernel_entry<detail::kernel_fn> lut_gemm_kernel(arch::avx512vnni, i2_tile) {
   return {};
 }
+// AMX multiplies 16384 codes per instruction, decoded base3 panels included: no table kernel.
+inline kernel_entry<detail::kernel_fn> lut_gemm_kernel(arch::avx512amx, base3_tile) {
+  return {};
+}
 #elif defined(BITLIN_ARCH_AARCH64)
 // The same split on AArch64, by the same count and not measured (no Arm hardware here): sdot does
 // 16 multiply-adds per instruction on the i2 tile as stored, half of a table lookup's 32, as
