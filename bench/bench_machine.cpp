@@ -375,7 +375,7 @@ std::vector<peak_variant> peak_variants() {
   v.push_back({"avx2_vpmaddubsw_i16_ymm", peak_vpmaddubsw_i16_ymm, 8 * 32, avx2});
 #if defined(BITLIN_HAS_AMX_KERNEL)
   // bitlin's detection also asks the kernel for the tile state.
-  v.push_back({"amx_tdpbsud", peak_tdpbsud, 4 * 16 * 16 * 64,
+  v.push_back({"avx512amx_tdpbsud", peak_tdpbsud, 4 * 16 * 16 * 64,
                bitlin::isa_supported(bitlin::isa::avx512amx)});
 #endif
 #endif

@@ -192,10 +192,16 @@ class Machine:
         if not impl.startswith("bitlin_") or not self.peak.get(threads):
             return None
         rest = impl[len("bitlin_"):]
+
+        def isa_of(instr):
+            # <isa>_<instruction>[_<variant>]; the AVX-VNNI row is spelled avxvnni there.
+            prefix = re.split(r"_(?:vp|tdp)", instr)[0]
+            return "avx_vnni" if prefix == "avxvnni" else prefix
+
         vals = [
             v
             for instr, v in self.peak[threads].items()
-            if rest == instr.split("_vp")[0] or rest.startswith(instr.split("_vp")[0] + "_")
+            if rest == isa_of(instr) or rest.startswith(isa_of(instr) + "_")
         ]
         return max(vals) if vals else None
 
@@ -231,8 +237,8 @@ def fmt_pct(x):
 
 IMPL_ORDER = ["ref", "eigen_f32"] + [
     "bitlin_" + isa
-    for isa in ("scalar", "sse41", "avx2", "avx_vnni", "avx512bw", "avx512vnni", "avx512icl", "neon",
-                "neon_dotprod")
+    for isa in ("scalar", "sse41", "avx2", "avx_vnni", "avx512bw", "avx512vnni", "avx512icl",
+                "avx512amx", "neon", "neon_dotprod")
 ]
 
 
