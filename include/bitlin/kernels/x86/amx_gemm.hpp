@@ -60,11 +60,8 @@ using detail::kernel_args;
 constexpr index_t tile_tokens = 16;
 constexpr index_t chunk_k = 64;        // k per tile step: four i2 tiles
 constexpr index_t chunk_bytes = 1024;  // one unpacked weight tile (16 quads x 64 bytes)
-// K chunks per segment: the unpacked weights of two row groups (16 KiB) and the activations of
-// two token tiles (16 KiB) stay in L1 while each tile serves its two tdpbsud. On a Xeon (one
-// thread, 2560 x 6912 x 128 tokens) segments of 8 chunks ran at 1.18 T MAC/s, of 4 or 16 at 0.85-
-// 1.16, of 64 (operands from L2) at 0.91.
-constexpr index_t segment_chunks = 8;
+// The weight buffer's size in chunks: the largest Policy::segment_chunks.
+constexpr index_t max_segment_chunks = 16;
 constexpr index_t acc_bytes = 16 * 16 * 4;  // one accumulator tile
 
 // The palette-1 configuration: eight tiles of 16 rows x 64 bytes.
@@ -90,7 +87,8 @@ inline void release_tiles() {
 }
 
 struct amx_scratch {
-  bitlin::detail::aligned_vector<std::uint8_t> weights;  // [2 groups][segment_chunks][chunk_bytes]
+  bitlin::detail::aligned_vector<std::uint8_t>
+      weights;  // [2 groups][max_segment_chunks][chunk_bytes]
   bitlin::detail::aligned_vector<std::uint8_t>
       acc;  // [token tiles][2 groups][acc_bytes], between segments
 };
@@ -99,24 +97,22 @@ inline amx_scratch& thread_amx_scratch() {
   return s;
 }
 
-// Chunks [c0, c1) of row group g as weight tiles at dst, Policy::tiles_per_chunk layout tiles per
-// chunk; tiles past K are zero (code 0 adds 0).
+// Chunks [c0, c1) of row group g as weight tiles at dst: the rows of consecutive chunks are the
+// k quads 16 c0 .. 16 c1 - 1 in order, and layout tile b holds quads b * quads_per_tile onwards.
+// Segments start on a tile (segment_chunks * 16 is a multiple of quads_per_tile); tiles past K
+// are zero (code 0 adds 0), up to the end of the tile that holds the last chunk's last quad.
 template <class Policy>
 BITLIN_TARGET_AVX512VNNI inline void unpack_segment(const kernel_args& a, index_t g, index_t c0,
                                                     index_t c1, std::uint8_t* dst) {
-  constexpr index_t per = Policy::tiles_per_chunk;
-  constexpr index_t tile_rows_bytes = chunk_bytes / per;
-  const std::uint8_t* w = a.w + g * a.k_blocks * 64;
-  for (index_t c = c0; c < c1; ++c) {
-    std::uint8_t* d = dst + (c - c0) * chunk_bytes;
-    for (index_t b = 0; b < per; ++b) {
-      const index_t blk = per * c + b;
-      if (blk < a.k_blocks)
-        Policy::unpack(w + blk * 64, d + b * tile_rows_bytes);
-      else
-        for (index_t r = 0; r < tile_rows_bytes; r += 64)
-          _mm512_store_si512(d + b * tile_rows_bytes + r, _mm512_setzero_si512());
-    }
+  constexpr index_t per = Policy::quads_per_tile;
+  const std::uint8_t* w = a.w + g * a.k_blocks * Policy::tile_bytes;
+  const index_t q0 = 16 * c0, q1 = 16 * c1;
+  for (index_t blk = q0 / per; blk * per < q1; ++blk) {
+    std::uint8_t* d = dst + (blk * per - q0) * 64;
+    if (blk < a.k_blocks)
+      Policy::unpack(w + blk * Policy::tile_bytes, d);
+    else
+      for (index_t r = 0; r < per; ++r) _mm512_store_si512(d + 64 * r, _mm512_setzero_si512());
   }
 }
 
@@ -170,7 +166,7 @@ BITLIN_TARGET_AVX512VNNI inline void block(const kernel_args& a, const std::uint
     if constexpr (NT == 2) BITLIN_AMX_LOAD(2, acc + NG * acc_bytes, 64);
     if constexpr (NG == 2 && NT == 2) BITLIN_AMX_LOAD(3, acc + 3 * acc_bytes, 64);
   }
-  const index_t seg_bytes = segment_chunks * chunk_bytes;
+  const index_t seg_bytes = max_segment_chunks * chunk_bytes;
   alignas(64) std::int8_t pad0[16][64];
   alignas(64) std::int8_t pad1[16][64];
   for (index_t c = c0; c < c1; ++c) {
@@ -220,15 +216,20 @@ BITLIN_TARGET_AVX512VNNI inline void token_tiles(const kernel_args& a, const std
 }
 
 // The kernel_fn of a layout: Policy gives
-//   tiles_per_chunk  layout tiles (64 bytes of 16 rows each) per 64 k,
-//   k_block          k per layout tile,
-//   unpack(tile, d)  one tile as 64 / tiles_per_chunk weight-tile rows of 64 bytes at d,
-//   acc_shift        the accumulator is sum_k c*x << acc_shift before avx512vnni's output stage,
-//   rest(a, ...)     the layout's avx512vnni kernel, for token counts below a tile.
+//   tile_bytes, k_block   a layout tile's size and the k it covers (16 rows),
+//   quads_per_tile        k_block / 4: the weight-tile rows one layout tile unpacks to,
+//   unpack(tile, d)       one tile as those rows (64 bytes each, k quad order) at d,
+//   segment_chunks        chunks of K unpacked at once (their 16 quads a multiple of the tile's),
+//   acc_shift             the accumulator is sum_k c*x << acc_shift before avx512vnni's output,
+//   rest(a, ...)          the layout's avx512vnni kernel, for token counts below a tile.
 template <class Policy>
 BITLIN_TARGET_AVX512VNNI inline void gemm(const kernel_args& a, index_t g0, index_t g1, index_t t0,
                                           index_t t1) {
-  static_assert(Policy::tiles_per_chunk * Policy::k_block == chunk_k, "a chunk is 64 k");
+  constexpr index_t segment_chunks = Policy::segment_chunks;
+  static_assert(Policy::quads_per_tile * 4 == Policy::k_block, "a tile row is a k quad");
+  static_assert(
+      (16 * segment_chunks) % Policy::quads_per_tile == 0 && segment_chunks <= max_segment_chunks,
+      "segments start on a layout tile and fit the buffer");
   const index_t tiles = (t1 - t0) / tile_tokens;
   if (tiles == 0 || a.k_blocks == 0) {
     Policy::rest(a, g0, g1, t0, t1);
@@ -236,11 +237,11 @@ BITLIN_TARGET_AVX512VNNI inline void gemm(const kernel_args& a, index_t g0, inde
   }
   const index_t tm = t0 + tiles * tile_tokens;
   {
-    const index_t chunks = (a.k_blocks + Policy::tiles_per_chunk - 1) / Policy::tiles_per_chunk;
+    const index_t chunks = (a.k_blocks * Policy::quads_per_tile + 15) / 16;
     const index_t segments = (chunks + segment_chunks - 1) / segment_chunks;
     amx_scratch& s = thread_amx_scratch();
-    if (s.weights.size() < static_cast<std::size_t>(2 * segment_chunks * chunk_bytes))
-      s.weights.resize(static_cast<std::size_t>(2 * segment_chunks * chunk_bytes));
+    if (s.weights.size() < static_cast<std::size_t>(2 * max_segment_chunks * chunk_bytes))
+      s.weights.resize(static_cast<std::size_t>(2 * max_segment_chunks * chunk_bytes));
     if (segments > 1 && s.acc.size() < static_cast<std::size_t>(tiles * 2 * acc_bytes))
       s.acc.resize(static_cast<std::size_t>(tiles * 2 * acc_bytes));
     std::uint8_t* wbuf = s.weights.data();
@@ -252,7 +253,7 @@ BITLIN_TARGET_AVX512VNNI inline void gemm(const kernel_args& a, index_t g0, inde
         const index_t c0 = seg * segment_chunks;
         const index_t c1 = std::min(chunks, c0 + segment_chunks);
         for (int i = 0; i < ng; ++i)
-          unpack_segment<Policy>(a, g + i, c0, c1, wbuf + i * segment_chunks * chunk_bytes);
+          unpack_segment<Policy>(a, g + i, c0, c1, wbuf + i * max_segment_chunks * chunk_bytes);
         const bool first = seg == 0, last = seg + 1 == segments;
         if (ng == 2)
           token_tiles<Policy, 2>(a, wbuf, g, t0, tiles, c0, c1, first, last, acc);

@@ -22,8 +22,10 @@ namespace kernels {
 namespace amx {
 
 struct b1_policy {
-  static constexpr index_t tiles_per_chunk = 2;
+  static constexpr index_t tile_bytes = kernel_layout_traits<b1_tile>::tile_bytes;
   static constexpr index_t k_block = kernel_layout_traits<b1_tile>::k_block;
+  static constexpr index_t quads_per_tile = 8;
+  static constexpr index_t segment_chunks = 8;  // as the i2 tile's
   static constexpr int acc_shift = 1;
   BITLIN_TARGET_AVX512VNNI static void unpack(const std::uint8_t* tile, std::uint8_t* d) {
     const __m512i one = _mm512_set1_epi8(1);
