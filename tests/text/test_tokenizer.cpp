@@ -240,7 +240,12 @@ TEST_CASE("tokenizer: malformed tokenizer.json files are format errors naming th
   CHECK(err("{not json").find("not valid JSON") != std::string::npos);
   CHECK(err(R"({"model": {"type": "WordPiece", "vocab": {}}})").find("model.type") !=
         std::string::npos);
+  // Members of the wrong type (a fuzzer found "type": 27 escaping as nlohmann's type_error).
+  CHECK(err(R"({"model": {"type": 27, "vocab": {}}})").find("model.type") != std::string::npos);
   nlohmann::json j = nlohmann::json::parse(make_json({"ab"}, {{"a", "b"}}, false));
+  j["pre_tokenizer"]["type"] = 5;
+  CHECK(err(j.dump()) != "(no error)");
+  j = nlohmann::json::parse(make_json({"ab"}, {{"a", "b"}}, false));
   j["model"]["merges"] = {"a zz"};
   CHECK(err(j.dump()).find("not in the vocabulary") != std::string::npos);
   j = nlohmann::json::parse(make_json({}, {}, false, "(unclosed"));

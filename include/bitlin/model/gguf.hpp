@@ -132,8 +132,9 @@ inline void gguf_set_tokenizer(io::gguf_writer& w, const std::string& tokenizer_
   BITLIN_REQUIRE(j.is_object() && j.contains("model") && j["model"].is_object(), format_error,
                  "tokenizer.json: missing object \"model\"");
   const auto& m = j["model"];
-  BITLIN_REQUIRE(m.value("type", std::string()) == "BPE", format_error,
-                 "tokenizer.json: field \"model.type\" must be \"BPE\" for GGUF export");
+  BITLIN_REQUIRE(
+      m.contains("type") && m["type"].is_string() && m["type"].get<std::string>() == "BPE",
+      format_error, "tokenizer.json: field \"model.type\" must be \"BPE\" for GGUF export");
   BITLIN_REQUIRE(m.contains("vocab") && m["vocab"].is_object(), format_error,
                  "tokenizer.json: field \"model.vocab\" must be an object");
   std::map<std::int64_t, std::pair<std::string, std::int32_t>> by_id;
@@ -147,8 +148,9 @@ inline void gguf_set_tokenizer(io::gguf_writer& w, const std::string& tokenizer_
       BITLIN_REQUIRE(t.is_object() && t.contains("id") && t["id"].is_number_integer() &&
                          t.contains("content") && t["content"].is_string(),
                      format_error, "tokenizer.json: an added_tokens entry lacks id or content");
-      by_id[t["id"].get<std::int64_t>()] = {t["content"].get<std::string>(),
-                                            t.value("special", false) ? 3 : 4};
+      by_id[t["id"].get<std::int64_t>()] = {
+          t["content"].get<std::string>(),
+          t.contains("special") && t["special"].is_boolean() && t["special"].get<bool>() ? 3 : 4};
     }
   const std::int64_t n = by_id.empty() ? 0 : by_id.rbegin()->first + 1;
   BITLIN_REQUIRE(n <= (std::int64_t{1} << 24), format_error, "tokenizer.json: token id ", n - 1,

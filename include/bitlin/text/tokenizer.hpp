@@ -301,7 +301,14 @@ class bpe_tokenizer {
       throw format_error("tokenizer.json: not valid JSON: " + why);
     }
     bpe_tokenizer t;
-    t.load(j);
+    try {
+      t.load(j);
+    } catch (const nlohmann::json::exception& e) {
+      // A member of an unexpected type that no check above names: still a malformed file.
+      std::string why = e.what();
+      if (why.size() > 200) why = why.substr(0, 197) + "...";
+      throw format_error("tokenizer.json: a field has the wrong type: " + why);
+    }
     return t;
   }
 
@@ -447,7 +454,9 @@ class bpe_tokenizer {
     BITLIN_REQUIRE(mi != j.end() && mi->is_object(), format_error,
                    "tokenizer.json: missing object \"model\"");
     const auto& m = *mi;
-    const std::string type = m.value("type", std::string("BPE"));
+    BITLIN_REQUIRE(!m.contains("type") || m["type"].is_string(), format_error,
+                   "tokenizer.json: field \"model.type\" is not a string");
+    const std::string type = string_member(m, "type", "BPE");
     BITLIN_REQUIRE(type == "BPE", format_error, "tokenizer.json: field \"model.type\" is \"", type,
                    "\"; only \"BPE\" is supported");
     BITLIN_REQUIRE(!m.contains("byte_fallback") || !m["byte_fallback"].is_boolean() ||
@@ -598,10 +607,20 @@ class bpe_tokenizer {
     return "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
   }
 
+  // obj[key] when it is a string, `absent` when there is no such member, and an impossible value
+  // (a NUL byte) when it has another type, so that comparisons with the expected names fail
+  // instead of nlohmann's value() throwing its type_error.
+  static std::string string_member(const nlohmann::json& obj, const char* key,
+                                   const std::string& absent) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) return absent;
+    return it->is_string() ? it->get<std::string>() : std::string(1, '\0');
+  }
+
   // Accepts what byte-level BPE tokenizers use; sets `pattern` to the splitting regex.
   static bool read_pretokenizer(const nlohmann::json& pt, std::string& pattern) {
     if (!pt.is_object()) return false;
-    const std::string type = pt.value("type", std::string());
+    const std::string type = string_member(pt, "type", "");
     auto bytelevel_ok = [](const nlohmann::json& b, bool want_regex) {
       const bool prefix = b.contains("add_prefix_space") && b["add_prefix_space"].is_boolean() &&
                           b["add_prefix_space"].get<bool>();
@@ -615,14 +634,13 @@ class bpe_tokenizer {
       return false;
     const auto& split = pt["pretokenizers"][0];
     const auto& bl = pt["pretokenizers"][1];
-    if (!split.is_object() || split.value("type", std::string()) != "Split" ||
-        split.value("behavior", std::string()) != "Isolated" ||
+    if (!split.is_object() || string_member(split, "type", "") != "Split" ||
+        string_member(split, "behavior", "") != "Isolated" ||
         (split.contains("invert") && split["invert"] == true) || !split.contains("pattern") ||
         !split["pattern"].is_object() || !split["pattern"].contains("Regex") ||
         !split["pattern"]["Regex"].is_string())
       return false;
-    if (!bl.is_object() || bl.value("type", std::string()) != "ByteLevel" ||
-        !bytelevel_ok(bl, false))
+    if (!bl.is_object() || string_member(bl, "type", "") != "ByteLevel" || !bytelevel_ok(bl, false))
       return false;
     pattern = split["pattern"]["Regex"].get<std::string>();
     return true;

@@ -242,7 +242,8 @@ BITLIN_TARGET_AVX512VNNI inline void gemm(const kernel_args& a, index_t g0, inde
     amx_scratch& s = thread_amx_scratch();
     if (s.weights.size() < static_cast<std::size_t>(2 * max_segment_chunks * chunk_bytes))
       s.weights.resize(static_cast<std::size_t>(2 * max_segment_chunks * chunk_bytes));
-    if (segments > 1 && s.acc.size() < static_cast<std::size_t>(tiles * 2 * acc_bytes))
+    // Sized even for one segment (then unused): the blocks' pointers into it stay valid.
+    if (s.acc.size() < static_cast<std::size_t>(tiles * 2 * acc_bytes))
       s.acc.resize(static_cast<std::size_t>(tiles * 2 * acc_bytes));
     std::uint8_t* wbuf = s.weights.data();
     std::uint8_t* acc = s.acc.data();
