@@ -349,48 +349,51 @@ TEMPLATE_LIST_TEST_CASE("fused epilogue matches the scalar epilogue on every pat
   // target has one, e.g. on AArch64 or with -march=native).
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> us(0.01f, 3.0f), ub(-2.0f, 2.0f);
-  const index_t t = 9, n = 77, k = 130;
-  const matrix_i8 W = random_weights<L>(n, k, rng);
-  const matrix_i8 X = random_acts(t, k, rng);
-  const matrix_i32 Y = reference_gemm(X, W);
-  std::vector<float> sx(t), bias(n), ws(n);
-  for (auto& v : sx) v = us(rng);
-  for (auto& v : ws) v = us(rng);
-  for (auto& v : bias) v = ub(rng);
-  for (isa path : supported_isas()) {
-    for (const bool table : {false, true}) {  // the tile kernel, then the lookup-table kernel
-      if (table && !has_lut_gemm<L>(path)) continue;
-      const bitlin_test::lut_thresholds choice(table ? 1 : 0, table ? 1 : 0);
-      const kernel_weights<L> pw(W, path);
-      for (index_t rpg : {index_t{0}, index_t{1}, index_t{5}}) {
-        for (auto conv : {scale_convention::divide, scale_convention::multiply}) {
-          for (bool with_bias : {false, true}) {
-            gemm_epilogue ep;
-            ep.act_scale = sx.data();
-            ep.weight_scale = ws.data();
-            ep.rows_per_scale_group = rpg;
-            ep.convention = conv;
-            ep.bias = with_bias ? bias.data() : nullptr;
-            matrix_f y(t, n);
-            gemm_f32(pw, X.data(), t, k, ep, y.data(), n);
-            int worst_ulps = 0;
-            for (index_t i = 0; i < t; ++i)
-              for (index_t j = 0; j < n; ++j) {
-                const float w = ws[static_cast<std::size_t>(rpg == 0 ? 0 : j / rpg)];
-                const float a = static_cast<float>(Y(i, j));
-                float e = conv == scale_convention::divide ? a / (sx[i] * w) : a / sx[i] * w;
-                e = detail::opaque(e);
-                if (with_bias) e += bias[j];
-                std::int32_t bi, be;
-                std::memcpy(&bi, &y(i, j), 4);
-                std::memcpy(&be, &e, 4);
-                worst_ulps = std::max(worst_ulps, std::abs(bi - be));
-              }
-            INFO("isa " << isa_name(path) << " table kernel " << table << " rows/group " << rpg
-                        << " multiply " << (conv == scale_convention::multiply) << " bias "
-                        << with_bias);
-            REQUIRE(runs_lut_gemm<L>(path, t, n) == table);
-            REQUIRE(worst_ulps == 0);
+  // 9 tokens, and 37: two whole 16-token tiles for the AMX kernels plus a remainder.
+  for (const index_t t : {index_t{9}, index_t{37}}) {
+    const index_t n = 77, k = 130;
+    const matrix_i8 W = random_weights<L>(n, k, rng);
+    const matrix_i8 X = random_acts(t, k, rng);
+    const matrix_i32 Y = reference_gemm(X, W);
+    std::vector<float> sx(t), bias(n), ws(n);
+    for (auto& v : sx) v = us(rng);
+    for (auto& v : ws) v = us(rng);
+    for (auto& v : bias) v = ub(rng);
+    for (isa path : supported_isas()) {
+      for (const bool table : {false, true}) {  // the tile kernel, then the lookup-table kernel
+        if (table && !has_lut_gemm<L>(path)) continue;
+        const bitlin_test::lut_thresholds choice(table ? 1 : 0, table ? 1 : 0);
+        const kernel_weights<L> pw(W, path);
+        for (index_t rpg : {index_t{0}, index_t{1}, index_t{5}}) {
+          for (auto conv : {scale_convention::divide, scale_convention::multiply}) {
+            for (bool with_bias : {false, true}) {
+              gemm_epilogue ep;
+              ep.act_scale = sx.data();
+              ep.weight_scale = ws.data();
+              ep.rows_per_scale_group = rpg;
+              ep.convention = conv;
+              ep.bias = with_bias ? bias.data() : nullptr;
+              matrix_f y(t, n);
+              gemm_f32(pw, X.data(), t, k, ep, y.data(), n);
+              int worst_ulps = 0;
+              for (index_t i = 0; i < t; ++i)
+                for (index_t j = 0; j < n; ++j) {
+                  const float w = ws[static_cast<std::size_t>(rpg == 0 ? 0 : j / rpg)];
+                  const float a = static_cast<float>(Y(i, j));
+                  float e = conv == scale_convention::divide ? a / (sx[i] * w) : a / sx[i] * w;
+                  e = detail::opaque(e);
+                  if (with_bias) e += bias[j];
+                  std::int32_t bi, be;
+                  std::memcpy(&bi, &y(i, j), 4);
+                  std::memcpy(&be, &e, 4);
+                  worst_ulps = std::max(worst_ulps, std::abs(bi - be));
+                }
+              INFO("tokens " << t << " isa " << isa_name(path) << " table kernel " << table
+                             << " rows/group " << rpg << " multiply "
+                             << (conv == scale_convention::multiply) << " bias " << with_bias);
+              REQUIRE(runs_lut_gemm<L>(path, t, n) == table);
+              REQUIRE(worst_ulps == 0);
+            }
           }
         }
       }
