@@ -21,6 +21,7 @@
 #endif
 
 #include <bitlin/config/cpu.hpp>
+#include <bitlin/kernels/x86/amx_gemm.hpp>
 
 #include "bench_support.hpp"
 
@@ -309,18 +310,9 @@ __attribute__((target("avx2"), noinline)) void peak_vpmaddubsw_i16_ymm(const std
 // tile state is per thread, so each call configures it and releases it at the end.
 __attribute__((noinline)) void peak_tdpbsud(const std::int8_t*, std::int64_t reps,
                                             std::int32_t* out) {
-  struct alignas(64) config {
-    std::uint8_t palette = 1, start_row = 0, reserved[14] = {};
-    std::uint16_t colsb[16] = {};
-    std::uint8_t rows[16] = {};
-  } cfg;
-  for (int i = 0; i < 8; ++i) {
-    cfg.colsb[i] = 64;
-    cfg.rows[i] = 16;
-  }
   alignas(64) static std::int8_t operand[1024];
   for (int i = 0; i < 1024; ++i) operand[i] = static_cast<std::int8_t>(i * 7 + 3);
-  __asm__ volatile("ldtilecfg %0" : : "m"(cfg) : "memory");
+  bitlin::kernels::amx::configure_tiles();  // the kernels' own configuration
   __asm__ volatile(
       "tilezero %%tmm0\n\ttilezero %%tmm1\n\ttilezero %%tmm2\n\ttilezero %%tmm3\n\t"
       "tileloadd (%0,%1,1), %%tmm4\n\ttileloadd (%0,%1,1), %%tmm5\n\t"
@@ -334,7 +326,7 @@ __attribute__((noinline)) void peak_tdpbsud(const std::int8_t*, std::int64_t rep
         "tdpbsud %%tmm6, %%tmm5, %%tmm2\n\ttdpbsud %%tmm7, %%tmm5, %%tmm3" ::);
   alignas(64) std::int32_t acc[256];
   __asm__ volatile("tilestored %%tmm0, (%0,%1,1)" : : "r"(acc), "r"(64L) : "memory");
-  __asm__ volatile("tilerelease" ::: "memory");
+  bitlin::kernels::amx::release_tiles();
   for (int i = 0; i < 16; ++i) out[i] = acc[i];
 }
 #endif

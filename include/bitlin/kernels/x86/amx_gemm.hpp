@@ -58,7 +58,7 @@ namespace amx {
 using detail::kernel_args;
 
 constexpr index_t tile_tokens = 16;
-constexpr index_t chunk_k = 64;        // k per tile step: four i2 tiles
+constexpr index_t chunk_k = 64;        // k per tile step (16 quads)
 constexpr index_t chunk_bytes = 1024;  // one unpacked weight tile (16 quads x 64 bytes)
 // The weight buffer's size in chunks: the largest Policy::segment_chunks.
 constexpr index_t max_segment_chunks = 16;
@@ -236,34 +236,32 @@ BITLIN_TARGET_AVX512VNNI inline void gemm(const kernel_args& a, index_t g0, inde
     return;
   }
   const index_t tm = t0 + tiles * tile_tokens;
-  {
-    const index_t chunks = (a.k_blocks * Policy::quads_per_tile + 15) / 16;
-    const index_t segments = (chunks + segment_chunks - 1) / segment_chunks;
-    amx_scratch& s = thread_amx_scratch();
-    if (s.weights.size() < static_cast<std::size_t>(2 * max_segment_chunks * chunk_bytes))
-      s.weights.resize(static_cast<std::size_t>(2 * max_segment_chunks * chunk_bytes));
-    // Sized even for one segment (then unused): the blocks' pointers into it stay valid.
-    if (s.acc.size() < static_cast<std::size_t>(tiles * 2 * acc_bytes))
-      s.acc.resize(static_cast<std::size_t>(tiles * 2 * acc_bytes));
-    std::uint8_t* wbuf = s.weights.data();
-    std::uint8_t* acc = s.acc.data();
-    configure_tiles();
-    for (index_t g = g0; g < g1; g += 2) {
-      const int ng = g + 1 < g1 ? 2 : 1;
-      for (index_t seg = 0; seg < segments; ++seg) {
-        const index_t c0 = seg * segment_chunks;
-        const index_t c1 = std::min(chunks, c0 + segment_chunks);
-        for (int i = 0; i < ng; ++i)
-          unpack_segment<Policy>(a, g + i, c0, c1, wbuf + i * max_segment_chunks * chunk_bytes);
-        const bool first = seg == 0, last = seg + 1 == segments;
-        if (ng == 2)
-          token_tiles<Policy, 2>(a, wbuf, g, t0, tiles, c0, c1, first, last, acc);
-        else
-          token_tiles<Policy, 1>(a, wbuf, g, t0, tiles, c0, c1, first, last, acc);
-      }
+  const index_t chunks = (a.k_blocks * Policy::quads_per_tile + 15) / 16;
+  const index_t segments = (chunks + segment_chunks - 1) / segment_chunks;
+  amx_scratch& s = thread_amx_scratch();
+  if (s.weights.size() < static_cast<std::size_t>(2 * max_segment_chunks * chunk_bytes))
+    s.weights.resize(static_cast<std::size_t>(2 * max_segment_chunks * chunk_bytes));
+  // Sized even for one segment (then unused): the blocks' pointers into it stay valid.
+  if (s.acc.size() < static_cast<std::size_t>(tiles * 2 * acc_bytes))
+    s.acc.resize(static_cast<std::size_t>(tiles * 2 * acc_bytes));
+  std::uint8_t* wbuf = s.weights.data();
+  std::uint8_t* acc = s.acc.data();
+  configure_tiles();
+  for (index_t g = g0; g < g1; g += 2) {
+    const int ng = g + 1 < g1 ? 2 : 1;
+    for (index_t seg = 0; seg < segments; ++seg) {
+      const index_t c0 = seg * segment_chunks;
+      const index_t c1 = std::min(chunks, c0 + segment_chunks);
+      for (int i = 0; i < ng; ++i)
+        unpack_segment<Policy>(a, g + i, c0, c1, wbuf + i * max_segment_chunks * chunk_bytes);
+      const bool first = seg == 0, last = seg + 1 == segments;
+      if (ng == 2)
+        token_tiles<Policy, 2>(a, wbuf, g, t0, tiles, c0, c1, first, last, acc);
+      else
+        token_tiles<Policy, 1>(a, wbuf, g, t0, tiles, c0, c1, first, last, acc);
     }
-    release_tiles();
   }
+  release_tiles();
   if (tm < t1) Policy::rest(a, g0, g1, tm, t1);
 }
 
